@@ -1,0 +1,1 @@
+"""ad-health-exporter."""

@@ -1,0 +1,1 @@
+"""Checks: one module each, plain functions from inputs to typed results."""

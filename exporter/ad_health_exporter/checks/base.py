@@ -1,0 +1,93 @@
+"""What every check shares: the context it runs in, its failure type, and findings.
+
+A check is a plain function ``run(ctx) -> Result`` returning a frozen dataclass. It knows
+nothing of Prometheus; the samples layer turns results into series, and ``findings()``
+turns them into lines of the ``check`` report.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable, Literal, TypeVar
+
+from ..config import DomainConfig
+from ..ldap import Directory
+
+if TYPE_CHECKING:
+    from ..inventory import Inventory
+
+Severity = Literal["error", "warning", "info"]
+T = TypeVar("T")
+
+
+class CheckError(Exception):
+    """The check could not run; the message says why (safe to log)."""
+
+
+class CheckFailed(CheckError):
+    """The check could not read everything, but has a partial result worth exposing.
+
+    The scheduler marks the run failed (``ad_check_success`` 0) and still serves
+    ``partial``: for example the reachability of known DCs when none of them can
+    be read for topology.
+    """
+
+    def __init__(self, message: str, partial: object) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: Severity
+    subject: str  # the DC, account, SPN or record the finding is about
+    message: str
+    fix: str | None = None
+
+
+@dataclass
+class CheckContext:
+    domain: DomainConfig
+    directory: Directory
+    inventory: "Inventory | None"
+    clock: Callable[[], float] = time.time
+
+    def require_inventory(self) -> "Inventory":
+        if self.inventory is None:
+            raise CheckError(f"no inventory of {self.domain.name} yet: the inventory check has not succeeded")
+        return self.inventory
+
+
+def for_each_dc(
+    hosts: Iterable[str],
+    work: Callable[[str], T],
+    *,
+    timeout: float,
+    describe_error: Callable[[BaseException], str] = str,
+) -> dict[str, tuple[T | None, str | None]]:
+    """Run ``work(host)`` for every DC concurrently; one slow or dead DC costs only its own slot.
+
+    Returns host -> (value, None) or (None, reason). A DC still running after ``timeout``
+    seconds is reported as timed out; its thread is left to finish on its own (sockets
+    carry their own timeouts), and the other DCs' results are not held back.
+    """
+    hosts = list(dict.fromkeys(hosts))
+    results: dict[str, tuple[T | None, str | None]] = {}
+    if not hosts:
+        return results
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(hosts)), thread_name_prefix="dc")
+    try:
+        futures = {pool.submit(work, h): h for h in hosts}
+        done, not_done = concurrent.futures.wait(futures, timeout=timeout)
+        for fut in done:
+            host = futures[fut]
+            exc = fut.exception()
+            results[host] = (None, describe_error(exc)) if exc is not None else (fut.result(), None)
+        for fut in not_done:
+            results[futures[fut]] = (None, f"no answer within {timeout:g}s")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return {h: results[h] for h in hosts}

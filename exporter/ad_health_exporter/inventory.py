@@ -1,0 +1,98 @@
+"""The forest, domain and domain-controller model every other check stands on."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from ldap3.utils.dn import parse_dn
+
+from .ldap import RootDSE
+
+
+@dataclass(frozen=True)
+class DomainController:
+    host: str  # DNS host name, lower case
+    name: str  # the server object's name (usually the NetBIOS name)
+    site: str
+    dsa_guid: uuid.UUID  # objectGUID of its nTDSDSA object: the name replication and _msdcs use
+    dsa_dn: str
+    server_dn: str
+    computer_dn: str | None  # serverReference: the DC's computer account
+    global_catalog: bool
+    read_only: bool
+    pdc: bool
+    naming_contexts: tuple[str, ...] = ()  # NCs it holds a writable or partial replica of
+
+
+@dataclass(frozen=True)
+class Reachability:
+    up: bool
+    error: str | None = None
+    address: str | None = None
+    root_dse: RootDSE | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    domain: str  # configured DNS name, lower case
+    forest: str  # forest root domain's DNS name, lower case
+    domain_dn: str
+    forest_dn: str
+    configuration_dn: str
+    schema_dn: str
+    domain_controllers: tuple[DomainController, ...]
+    reachability: dict[str, Reachability] = field(default_factory=dict)
+    read_from: str | None = None  # the DC the topology was read from
+    topology_error: str | None = None  # set when the topology is the previous run's, re-used
+
+    def dc(self, host: str) -> DomainController | None:
+        host = host.lower().rstrip(".")
+        return next((d for d in self.domain_controllers if d.host == host), None)
+
+    def by_dsa_guid(self, guid: uuid.UUID) -> DomainController | None:
+        return next((d for d in self.domain_controllers if d.dsa_guid == guid), None)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(d.host for d in self.domain_controllers)
+
+    @property
+    def pdc(self) -> DomainController | None:
+        return next((d for d in self.domain_controllers if d.pdc), None)
+
+    def up_hosts(self) -> tuple[str, ...]:
+        return tuple(h for h in self.hosts if self.reachability.get(h, Reachability(False)).up)
+
+
+def dn_to_dns_name(dn: str) -> str:
+    """``DC=lab,DC=example`` -> ``lab.example`` (only the DC= components count)."""
+    return ".".join(value for attr, value, _ in parse_dn(dn) if attr.lower() == "dc").lower()
+
+
+def dns_name_to_dn(name: str) -> str:
+    return ",".join(f"DC={label}" for label in name.rstrip(".").split("."))
+
+
+def parent_dn(dn: str) -> str:
+    parts = parse_dn(dn)
+    return ",".join(f"{a}={v}" for a, v, _ in parts[1:])
+
+
+def site_of_dsa(dsa_dn: str) -> str:
+    """CN=NTDS Settings,CN=<server>,CN=Servers,CN=<site>,CN=Sites,... -> <site>."""
+    parts = parse_dn(dsa_dn)
+    for i, (attr, value, _) in enumerate(parts):
+        if attr.lower() == "cn" and value.lower() == "sites" and i > 0:
+            return parts[i - 1][1]
+    return ""
+
+
+def same_dn(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return False
+    norm = lambda dn: [(x.lower(), v.lower()) for x, v, _ in parse_dn(dn)]  # noqa: E731
+    try:
+        return norm(a) == norm(b)
+    except Exception:  # noqa: BLE001 - an unparsable DN equals nothing
+        return a.lower() == b.lower()

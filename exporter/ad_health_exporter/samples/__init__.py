@@ -1,0 +1,1 @@
+"""Turns check results into metric samples: the only layer that knows both."""

@@ -1,0 +1,126 @@
+"""The HTTP endpoints, served for real on loopback."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ad_health_exporter.app import Exporter
+from ad_health_exporter.checks.base import CheckError
+from ad_health_exporter.config import BindConfig, Config, DomainConfig, Secret
+from ad_health_exporter.inventory import DomainController, Inventory, Reachability
+from ad_health_exporter.registry import CHECKS, CheckDefinition
+from ad_health_exporter.web import App, Server, StatusSource, parse_listen_address
+from ad_health_exporter.version import VERSION
+import uuid
+
+PASSWORD = "do-not-show-me"
+
+
+def domain_config() -> DomainConfig:
+    return DomainConfig(name="lab.example", bind=BindConfig("monitor@lab.example", Secret(PASSWORD), "file pw"))
+
+
+def fake_inventory(ctx) -> Inventory:
+    dc = DomainController(
+        host="dc1.lab.example", name="DC1", site="Site-A", dsa_guid=uuid.UUID(int=1), dsa_dn="CN=NTDS Settings,CN=DC1",
+        server_dn="CN=DC1", computer_dn=None, global_catalog=True, read_only=False, pdc=True,
+    )
+    dc2 = DomainController(
+        host="dc2.lab.example", name="DC2", site="Site-B", dsa_guid=uuid.UUID(int=2), dsa_dn="CN=NTDS Settings,CN=DC2",
+        server_dn="CN=DC2", computer_dn=None, global_catalog=False, read_only=True, pdc=False,
+    )
+    return Inventory(
+        domain="lab.example", forest="lab.example", domain_dn="DC=lab,DC=example", forest_dn="DC=lab,DC=example",
+        configuration_dn="CN=Configuration,DC=lab,DC=example", schema_dn="CN=Schema", domain_controllers=(dc, dc2),
+        reachability={"dc1.lab.example": Reachability(True), "dc2.lab.example": Reachability(False, "refused")},
+    )
+
+
+@pytest.fixture
+def served(request):
+    gate = threading.Event()
+    inv_def = CheckDefinition(
+        name="inventory", run=lambda ctx: (gate.wait(10), fake_inventory(ctx))[1],
+        samples=CHECKS[0].samples, findings=CHECKS[0].findings, needs_inventory=False,
+    )
+
+    def broken(ctx):
+        raise CheckError("cannot read the thing on dc1.lab.example")
+
+    other = CheckDefinition(name="spn", run=broken, samples=lambda d, r: [], findings=lambda r: [])
+    exporter = Exporter(Config(domains=(domain_config(),)), checks=(inv_def, other))
+    server = Server(App(exporter.registry, StatusSource(exporter.scheduler), VERSION), parse_listen_address("127.0.0.1:0"))
+    server.start()
+    exporter.start()
+    yield f"http://127.0.0.1:{server.port}", gate, exporter
+    gate.set()
+    server.stop()
+    exporter.stop()
+
+
+def get(url: str) -> tuple[int, str, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), dict(e.headers)
+
+
+def test_endpoints(served) -> None:
+    base, gate, exporter = served
+    assert get(base + "/-/healthy")[:2] == (200, "Healthy\n")
+    status, body, _ = get(base + "/-/ready")
+    assert status == 503 and "lab.example/inventory" in body and "lab.example/spn" in body
+    # A scrape while checks are still running answers at once, from what is known.
+    status, body, headers = get(base + "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert f'ad_exporter_build_info{{version="{VERSION}"}} 1.0' in body
+    assert "ad_domain_controller_up" not in body
+
+    gate.set()
+    for _ in range(200):
+        if get(base + "/-/ready")[0] == 200:
+            break
+        threading.Event().wait(0.05)
+    assert get(base + "/-/ready")[:2] == (200, "Ready\n")
+    body = get(base + "/metrics")[1]
+    assert 'ad_domain_controller_info{domain="lab.example",domain_controller="dc1.lab.example",global_catalog="true",pdc="true",read_only="false",site="Site-A"} 1.0' in body
+    assert 'ad_domain_controller_info{domain="lab.example",domain_controller="dc2.lab.example",global_catalog="false",pdc="false",read_only="true",site="Site-B"} 1.0' in body
+    assert 'ad_domain_controller_up{domain="lab.example",domain_controller="dc2.lab.example"} 0.0' in body
+    assert 'ad_check_success{check="inventory",domain="lab.example"} 1.0' in body
+    assert 'ad_check_success{check="spn",domain="lab.example"} 0.0' in body
+    assert 'ad_check_last_success_timestamp_seconds{check="spn"' not in body
+    assert "process_resident_memory_bytes" in body
+    assert PASSWORD not in body
+
+    status, landing, _ = get(base + "/")
+    assert status == 200 and 'href="metrics"' in landing
+    assert "cannot read the thing on dc1.lab.example" in landing
+    assert get(base + "/nope")[0] == 404
+
+
+def test_post_refused(served) -> None:
+    base = served[0]
+    req = urllib.request.Request(base + "/metrics", data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=5)
+    assert info.value.code == 405
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port"),
+    [(":10088", "0.0.0.0", 10088), ("127.0.0.1:9", "127.0.0.1", 9), ("[::1]:10088", "::1", 10088), ("localhost:1", "localhost", 1)],
+)
+def test_listen_address(text: str, host: str, port: int) -> None:
+    addr = parse_listen_address(text)
+    assert (addr.host, addr.port) == (host, port)
+
+
+@pytest.mark.parametrize("text", ["10088", ":http", ":70000", "[nope]:1"])
+def test_bad_listen_address(text: str) -> None:
+    with pytest.raises(ValueError, match="--web.listen-address"):
+        parse_listen_address(text)
