@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make demo: the lab domain with its faults, and the exporter serving on localhost:10088.
+# Ctrl-C stops the exporter and removes the lab.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${VENV:-$ROOT/.venv}/bin/python"
+LAB_NAME="${LAB_NAME:-adlab}"
+export LAB_NAME
+PORT="${DEMO_PORT:-10088}"
+
+"$ROOT/lab/labctl" up
+trap '"$ROOT/lab/labctl" down' EXIT
+
+STATE="$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); from adlab import Lab; print(Lab.load(name=sys.argv[2]).info.state_dir)' "$ROOT/lab" "$LAB_NAME")"
+CONFIG="$STATE/exporter.yml"
+"$PY" "$ROOT/scripts/lab_config.py" --lab-name "$LAB_NAME" --interval time=15s --interval replication=15s --interval inventory=15s "$CONFIG" >/dev/null
+
+cat <<MSG
+
+  The lab domain is up, with its faults injected (see lab/README.md).
+  Exporter configuration: $CONFIG
+
+  Metrics:      http://localhost:$PORT/metrics
+  Status page:  http://localhost:$PORT/
+  Report:       $PY -m ad_health_exporter check --config.file $CONFIG
+  Faults:       $ROOT/lab/labctl skew dc2 +7m | stop-dc dc2 | start-dc dc2 | unskew dc2
+
+  Ctrl-C stops the exporter and removes the lab.
+
+MSG
+"$PY" -m ad_health_exporter --config.file "$CONFIG" --web.listen-address "127.0.0.1:$PORT"
