@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LAB := $(CURDIR)/lab/labctl
 PYTEST_ARGS ?=
 
-.PHONY: deps test unit demo demo-down lab-up lab-down bench dashboard rules-check
+.PHONY: deps test unit demo demo-down lab-up lab-down bench dashboard dashboard-check rules-check runbook-url
 
 deps:
 	@scripts/install-deps.sh
@@ -30,3 +30,19 @@ lab-up: deps
 
 lab-down:
 	@$(LAB) down
+
+## dashboard: regenerate grafana/dashboards/ad-health.json from grafana/generate_dashboard.py
+dashboard: deps
+	@$(PY) grafana/generate_dashboard.py
+
+dashboard-check: deps
+	@$(PY) grafana/generate_dashboard.py --check
+
+## rules-check: promtool's syntax check and unit tests of the alert rules
+rules-check:
+	@promtool check rules alerts/ad-health.rules.yml && promtool test rules alerts/tests/*.yml
+
+## runbook-url: point every alert's runbook_url at RUNBOOK_BASE_URL (where docs/runbooks is served)
+runbook-url:
+	@test -n "$(RUNBOOK_BASE_URL)" || { echo "set RUNBOOK_BASE_URL, e.g. make runbook-url RUNBOOK_BASE_URL=https://git.example.com/ad-health-exporter/blob/main/docs/runbooks"; exit 2; }
+	@sed -i "s#https://ad-health-runbooks.invalid#$(RUNBOOK_BASE_URL)#g" alerts/ad-health.rules.yml alerts/tests/*.yml
