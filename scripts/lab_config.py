@@ -21,7 +21,7 @@ def exporter_config(info, intervals: dict[str, str] | None = None, **overrides) 
         "name": info.domain,
         "domain_controllers": [dcs["dc1"].fqdn],
         "dns_servers": [dcs["dc1"].ip, dcs["dc2"].ip],
-        "bind": {"user": info.monitor_upn, "password_file": str(info.monitor_password_file)},
+        "bind": {"user": info.monitor.upn, "password_file": str(info.monitor_password_file)},
         "tls": {"mode": "ldaps", "ca_file": str(info.ca_file)},
         "ldap": {"connect_timeout": "2s", "receive_timeout": "10s"},
     }
