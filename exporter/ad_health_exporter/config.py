@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterable, Literal, TypeVar
 
 import yaml
 
+from . import kerberos
+
 CHECK_NAMES = ("inventory", "spn", "accounts", "time", "dns", "replication")
 
 DEFAULT_INTERVALS: dict[str, float] = {
@@ -28,6 +30,7 @@ DEFAULT_INTERVALS: dict[str, float] = {
 }
 
 TlsMode = Literal["ldaps", "starttls", "none"]
+BindMethod = Literal["simple", "gssapi"]
 T = TypeVar("T")
 
 
@@ -60,10 +63,12 @@ class Secret:
 
 @dataclass(frozen=True)
 class BindConfig:
-    user: str
-    password: Secret
+    user: str  # simple: the bind name; gssapi: the Kerberos principal
+    password: Secret | None  # None for gssapi: the key comes from the keytab
     # Where the password came from, for messages that must not show the password itself.
     password_source: str
+    method: BindMethod = "simple"
+    keytab: Path | None = None  # gssapi only
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,9 @@ class TimeConfig:
     ntp: bool = True
     ntp_timeout: float = 2.0
     ldap: bool = True
+    # Offsets the check report calls a warning / an error (Kerberos' MaxClockSkew is 5 minutes).
+    warning_offset: float = 30.0
+    error_offset: float = 240.0
 
 
 @dataclass(frozen=True)
@@ -278,7 +286,15 @@ def _readable_file(node: _Node, base: Path) -> Path:
 
 
 def _bind(node: _Node, base: Path, environ: dict[str, str]) -> BindConfig:
-    keys = node.mapping(("user", "password_file", "password_env"))
+    keys = node.mapping(("method", "user", "password_file", "password_env", "principal", "keytab"))
+    method = _optional(keys, "method", lambda n: n.string().lower(), "simple")
+    if method == "gssapi":
+        return _gssapi_bind(node, keys, base)
+    if method != "simple":
+        raise keys["method"].fail(f"must be simple or gssapi; got {keys['method'].value!r}")
+    for key in ("principal", "keytab"):
+        if key in keys:
+            raise keys[key].fail("is for method gssapi; method simple binds with user and a password")
     if "user" not in keys:
         raise node.fail("missing required key 'user'")
     user = keys["user"].string()
@@ -308,11 +324,42 @@ def _bind(node: _Node, base: Path, environ: dict[str, str]) -> BindConfig:
     return BindConfig(user=user, password=Secret(password), password_source=source)
 
 
-def _tls(node: _Node, base: Path) -> TlsConfig:
+def _gssapi_bind(node: _Node, keys: dict[str, _Node], base: Path) -> BindConfig:
+    for key in ("user", "password_file", "password_env"):
+        if key in keys:
+            raise keys[key].fail("is for method simple; method gssapi takes its key from 'keytab' and names 'principal'")
+    missing = kerberos.gssapi_missing()
+    if missing:
+        raise keys["method"].fail(f"gssapi cannot be used: {missing}")
+    if "keytab" not in keys:
+        raise node.fail("method gssapi needs 'keytab' (export one with ktpass or samba-tool domain exportkeytab)")
+    path = _readable_file(keys["keytab"], base)
+    try:
+        available = kerberos.principals(path)
+    except (OSError, kerberos.KeytabError) as exc:
+        raise keys["keytab"].fail(f"cannot read {path} as a keytab: {getattr(exc, 'strerror', None) or exc}") from None
+    if not available:
+        raise keys["keytab"].fail(f"{path} holds no keys")
+    if "principal" in keys:
+        wanted = keys["principal"].string()
+        principal = kerberos.match_principal(wanted, available)
+        if principal is None:
+            raise keys["principal"].fail(f"{path} holds no key for {wanted} (it holds: {', '.join(available)})")
+    elif len(available) == 1:
+        principal = available[0]
+    else:
+        raise node.fail(f"{path} holds several principals ({', '.join(available)}): name one with 'principal'")
+    return BindConfig(user=principal, password=None, password_source=f"keytab {path}", method="gssapi", keytab=path)
+
+
+def _tls(node: _Node, base: Path, bind_method: BindMethod = "simple") -> TlsConfig:
     keys = node.mapping(("mode", "ca_file", "allow_insecure_bind"))
     mode = _optional(keys, "mode", lambda n: n.string().lower(), "ldaps")
     if mode not in ("ldaps", "starttls", "none"):
         raise keys["mode"].fail(f"must be one of ldaps, starttls, none; got {keys['mode'].value!r}")
+    if mode == "none" and bind_method == "gssapi":
+        # ldap3 has no SASL signing/sealing layer: without TLS nothing would protect the session.
+        raise keys["mode"].fail("bind method gssapi needs ldaps or starttls (ldap3 cannot sign or seal a plain LDAP session)")
     ca_file = _optional(keys, "ca_file", lambda n: _readable_file(n, base), None)
     allow = _optional(keys, "allow_insecure_bind", _Node.boolean, False)
     if mode == "none" and not allow:
@@ -379,12 +426,22 @@ def _accounts(node: _Node) -> AccountsConfig:
 
 
 def _time(node: _Node) -> TimeConfig:
-    keys = node.mapping(("ntp", "ntp_timeout", "ldap"))
-    return TimeConfig(
+    keys = node.mapping(("ntp", "ntp_timeout", "ldap", "warning_offset", "error_offset"))
+    cfg = TimeConfig(
         ntp=_optional(keys, "ntp", _Node.boolean, True),
         ntp_timeout=_optional(keys, "ntp_timeout", lambda n: n.duration(), 2.0),
         ldap=_optional(keys, "ldap", _Node.boolean, True),
+        warning_offset=_optional(keys, "warning_offset", lambda n: n.duration(), 30.0),
+        error_offset=_optional(keys, "error_offset", lambda n: n.duration(), 240.0),
     )
+    if not (cfg.ntp or cfg.ldap):
+        raise node.fail("ntp and ldap are both false: the time check would have no source to read")
+    if cfg.warning_offset >= cfg.error_offset:
+        where = keys.get("warning_offset") or keys.get("error_offset") or node
+        raise where.fail(
+            f"warning_offset ({cfg.warning_offset:g}s) must be smaller than error_offset ({cfg.error_offset:g}s)"
+        )
+    return cfg
 
 
 def _dns(node: _Node) -> DnsConfig:
@@ -420,12 +477,13 @@ def _domain(node: _Node, base: Path, environ: dict[str, str]) -> DomainConfig:
             raise keys["timeouts"].fail(
                 f"{check}: timeout {limit:g}s is longer than the check's interval {intervals[check]:g}s"
             )
+    bind = _bind(keys["bind"], base, environ)
     return DomainConfig(
         name=_hostname(keys["name"]),
         domain_controllers=tuple(_hostname(n) for n in _optional(keys, "domain_controllers", _Node.items, [])),
         dns_servers=tuple(_ip(n) for n in _optional(keys, "dns_servers", _Node.items, [])),
-        bind=_bind(keys["bind"], base, environ),
-        tls=_optional(keys, "tls", lambda n: _tls(n, base), TlsConfig()),
+        bind=bind,
+        tls=_optional(keys, "tls", lambda n: _tls(n, base, bind.method), TlsConfig()),
         ldap=_optional(keys, "ldap", _ldap, LdapConfig()),
         intervals=intervals,
         timeouts=timeouts,

@@ -8,17 +8,31 @@ with a schema loaded it refuses rootDSE-only names such as ``currentTime`` clien
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import ldap3
 from ldap3.core import exceptions as lx
 
+from . import authfail, kerberos
+from .backoff import Backoff, Policy
 from .config import DomainConfig
+from .ldap_paging import PagingError, paged_search
 from .resolver import ResolveError, Resolver
+
+log = logging.getLogger(__name__)
+
+# After a DC fails to connect or to bind: wait 5 s, 10 s, 20 s ... at most 5 minutes.
+DC_BACKOFF = Policy(initial=5.0, maximum=300.0)
+# After the bind account itself is refused (wrong password, locked, disabled): every attempt
+# on any DC may count towards the lockout threshold, so wait 1, 2, 4 ... at most 30 minutes,
+# for the whole domain. A reload (SIGHUP) with a fixed password starts afresh.
+CREDENTIAL_BACKOFF = Policy(initial=60.0, maximum=1800.0)
 
 Scope = Literal["base", "level", "subtree"]
 _SCOPES = {"base": ldap3.BASE, "level": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
@@ -117,12 +131,21 @@ class RootDSE:
 class Connection:
     """An open (and usually bound) connection to one DC at one address."""
 
-    def __init__(self, host: str, address: str, port: int, conn: ldap3.Connection, page_size: int) -> None:
+    def __init__(
+        self,
+        host: str,
+        address: str,
+        port: int,
+        conn: ldap3.Connection,
+        page_size: int,
+        on_close: Callable[["Connection"], None] | None = None,
+    ) -> None:
         self.host = host
         self.address = address
         self.port = port
         self._conn = conn
         self._page_size = page_size
+        self._on_close = on_close
 
     def __enter__(self) -> "Connection":
         return self
@@ -135,6 +158,8 @@ class Connection:
             self._conn.unbind()
         except Exception:  # noqa: BLE001 - closing a broken socket must not mask the real error
             pass
+        if self._on_close is not None:
+            self._on_close(self)
 
     def root_dse(self, attributes: Iterable[str] = ROOT_DSE_ATTRIBUTES) -> RootDSE:
         entry = self.read("", attributes)
@@ -164,6 +189,14 @@ class Connection:
         """Stream entries; paged (RFC 2696) unless page_size is 0. Referrals are skipped."""
         size = self._page_size if page_size is None else page_size
         attrs = list(attributes)
+        if size:
+            # Pipelined: the next page is requested before this one is decoded (see ldap_paging).
+            try:
+                for dn, values in paged_search(self._conn, base, filter_, attrs, _SCOPES[scope], size):
+                    yield Entry(dn=dn, attributes=values)
+            except PagingError as exc:
+                raise LdapError(self.host, f"search of {base or 'the rootDSE'} failed: {exc}") from None
+            return
         cookie: bytes | None = None
         while True:
             try:
@@ -186,6 +219,27 @@ class Connection:
                 return
 
 
+class HostVerifyingTls(ldap3.Tls):
+    """TLS that verifies the DC's certificate against the DC's host name, and only that.
+
+    The connection goes to an IP address we resolved ourselves. ldap3 2.9.1 would accept a
+    certificate that names that address even when ``valid_names`` says otherwise, so the
+    socket is wrapped here with Python's own host-name check (``check_hostname``) against
+    the DC's name, which is also sent as SNI.
+    """
+
+    def __init__(self, host: str, ca_file: str | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file, valid_names=[host], sni=host)
+        self.host = host
+
+    def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_certs_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        connection.socket = context.wrap_socket(
+            connection.socket, server_side=False, do_handshake_on_connect=do_handshake, server_hostname=self.host
+        )
+
+
 class Directory:
     """Opens connections to the DCs of one configured domain.
 
@@ -193,20 +247,94 @@ class Directory:
     connect timeout once rather than on every run.
     """
 
-    def __init__(self, domain: DomainConfig, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self, domain: DomainConfig, resolver: Resolver | None = None, clock: Callable[[], float] | None = None
+    ) -> None:
         self.domain = domain
         self.resolver = resolver or Resolver(domain.dns_servers)
         self._good_address: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.dc_backoff = Backoff(DC_BACKOFF, clock) if clock else Backoff(DC_BACKOFF)
+        self.credential_backoff = Backoff(CREDENTIAL_BACKOFF, clock) if clock else Backoff(CREDENTIAL_BACKOFF)
+        self._open_connections: set[Connection] = set()
+        self._closed = False
 
-    def connect(self, host: str, *, bind: bool = True, port: int | None = None, address: str | None = None) -> Connection:
+    # -- back-off -----------------------------------------------------------------------------
+    # Bound connections to a DC that just failed, and any bind after the account was refused,
+    # are not attempted until their delay has passed: the reason is raised at once instead.
+    # Anonymous connections without ``address`` (the inventory's once-per-run reachability
+    # probe) are always made: they cannot lock an account out, and a success clears the DC's
+    # back-off, so a DC that comes back is used again at the next inventory run.
+
+    def _check_backoff(self, host: str, bind: bool, address: str | None) -> None:
+        if self._closed:
+            raise LdapError(host, "the exporter is shutting down")
+        if not bind:
+            return
+        blocked = self.credential_backoff.blocked("credential")
+        if blocked is not None:
+            raise LdapError(
+                host,
+                f"not binding as {self.domain.bind.user}: {blocked.reason}; "
+                f"next attempt in {blocked.retry_in:.0f}s ({_times(blocked.failures)} in a row)",
+            )
+        if address is None:
+            for key in (("connect", host), ("bind", host)):
+                blocked = self.dc_backoff.blocked(key)
+                if blocked is not None:
+                    raise LdapError(
+                        host,
+                        f"not contacted: {blocked.reason}; next attempt in {blocked.retry_in:.0f}s "
+                        f"({_times(blocked.failures)} in a row)",
+                    )
+
+    def _failed(self, backoff: Backoff, key: object, host: str, reason: str) -> None:
+        first = backoff.failures(key) == 0
+        delay = backoff.failed(key, reason)
+        (log.warning if first else log.debug)(
+            "domain controller failed; backing off",
+            extra={"domain": self.domain.name, "domain_controller": host, "reason": reason,
+                   "retry_in_seconds": round(delay), "failures": backoff.failures(key)},
+        )
+
+    def _succeeded(self, host: str, bind: bool) -> None:
+        keys: list[tuple[Backoff, object]] = [(self.dc_backoff, ("connect", host))]
+        if bind:
+            keys += [(self.dc_backoff, ("bind", host)), (self.credential_backoff, "credential")]
+        recovered = [backoff.succeeded(key) for backoff, key in keys]
+        if any(recovered):
+            log.info("domain controller answers again", extra={"domain": self.domain.name, "domain_controller": host})
+
+    def close(self) -> None:
+        """Close every open connection (unbind) and refuse new ones: for shutdown and reload."""
+        with self._lock:
+            self._closed = True
+            open_now = list(self._open_connections)
+        for conn in open_now:
+            conn.close()
+
+    def _forget(self, conn: Connection) -> None:
+        with self._lock:
+            self._open_connections.discard(conn)
+
+    def connect(
+        self,
+        host: str,
+        *,
+        bind: bool = True,
+        port: int | None = None,
+        address: str | None = None,
+        timeout: float | None = None,
+    ) -> Connection:
         """Connect to ``host`` (a DC's DNS name), trying each of its addresses in turn.
 
         With ``address`` given, only that address is tried (and the certificate must still
-        name ``host``): that is how a DNS record's address is probed.
+        name ``host``): that is how a DNS record's address is probed. ``timeout`` replaces
+        both configured LDAP timeouts for this connection (short probes).
         """
         host = host.lower()
         cfg = self.domain
+        self._check_backoff(host, bind, address)
         use_port = port or cfg.ldap.port_for(cfg.tls.mode)
         if address is not None:
             candidates: tuple[str, ...] = (address,)
@@ -224,26 +352,33 @@ class Directory:
         errors: list[str] = []
         for addr in candidates:
             try:
-                conn = self._open(host, addr, use_port, bind)
+                conn = self._open(host, addr, use_port, bind, timeout)
             except _ConnectFailed as exc:
                 errors.append(f"{_fmt_addr(addr, use_port)}: {exc}")
                 continue
+            except BindRefused as exc:
+                if exc.account_problem:
+                    self._failed(self.credential_backoff, "credential", host, f"{host} refused it: {exc.cause}")
+                elif address is None:
+                    self._failed(self.dc_backoff, ("bind", host), host, exc.reason)
+                raise
             if address is None:
                 with self._lock:
                     self._good_address[host] = addr
+                self._succeeded(host, bind)
+            with self._lock:
+                self._open_connections.add(conn)
             return conn
-        raise LdapError(host, "; ".join(errors))
+        reason = "; ".join(errors)
+        if address is None:
+            self._failed(self.dc_backoff, ("connect", host), host, reason)
+        raise LdapError(host, reason)
 
     def _tls(self, host: str) -> ldap3.Tls:
         ca = self.domain.tls.ca_file
-        return ldap3.Tls(
-            validate=ssl.CERT_REQUIRED,
-            ca_certs_file=str(ca) if ca else None,
-            valid_names=[host],
-            sni=host,
-        )
+        return HostVerifyingTls(host, str(ca) if ca else None)
 
-    def _open(self, host: str, address: str, port: int, bind: bool) -> Connection:
+    def _open(self, host: str, address: str, port: int, bind: bool, timeout: float | None = None) -> Connection:
         cfg = self.domain
         mode = cfg.tls.mode
         server = ldap3.Server(
@@ -252,19 +387,16 @@ class Directory:
             use_ssl=mode == "ldaps",
             tls=self._tls(host) if mode != "none" else None,
             get_info=ldap3.NONE,
-            connect_timeout=cfg.ldap.connect_timeout,
+            connect_timeout=cfg.ldap.connect_timeout if timeout is None else timeout,
         )
-        user = cfg.bind.user if bind else None
-        password = cfg.bind.password.reveal() if bind else None
         conn = ldap3.Connection(
             server,
-            user=user,
-            password=password,
-            authentication=ldap3.SIMPLE if bind else ldap3.ANONYMOUS,
+            **self._credentials(host, bind),
             client_strategy=ldap3.SYNC,
             auto_bind=ldap3.AUTO_BIND_NONE,
             raise_exceptions=True,
-            receive_timeout=cfg.ldap.receive_timeout,
+            # ldap3 needs an int; rounding up keeps a sub-second probe timeout from becoming 0 (none).
+            receive_timeout=cfg.ldap.receive_timeout if timeout is None else max(1, math.ceil(timeout)),
             auto_referrals=False,
             read_only=True,
             check_names=False,
@@ -279,11 +411,54 @@ class Directory:
         if bind:
             try:
                 conn.bind()
-            except lx.LDAPException as exc:
+            except Exception as exc:  # noqa: BLE001 - ldap3 and gssapi errors alike
                 _close_quietly(conn)
+                failure = _bind_failure(exc, host)
+                how = " (Kerberos)" if cfg.bind.method == "gssapi" else ""
                 # A refused bind is not an address problem: do not try the next address.
-                raise LdapError(host, f"bind as {cfg.bind.user} failed: {describe(exc)}") from None
-        return Connection(host, address, port, conn, cfg.ldap.page_size)
+                raise BindRefused(
+                    host, f"bind as {cfg.bind.user}{how} failed: {failure.reason}", failure.account_problem, failure.reason
+                ) from None
+        return Connection(host, address, port, conn, cfg.ldap.page_size, on_close=self._forget)
+
+    def _credentials(self, host: str, bind: bool) -> dict[str, object]:
+        """ldap3.Connection arguments for the configured bind; the password is revealed only here."""
+        cfg = self.domain.bind
+        if not bind:
+            return {"authentication": ldap3.ANONYMOUS}
+        if cfg.method == "gssapi":
+            assert cfg.keytab is not None  # config guarantees it for gssapi
+            return {
+                "authentication": ldap3.SASL,
+                "sasl_mechanism": ldap3.KERBEROS,
+                "user": cfg.user,
+                # The service ticket is for ldap/<DC host name>: we connect to an address.
+                "sasl_credentials": (host,),
+                "cred_store": kerberos.credential_store(cfg.keytab, f"ad-health-exporter-{self.domain.name}"),
+            }
+        assert cfg.password is not None  # config guarantees it for simple
+        return {"authentication": ldap3.SIMPLE, "user": cfg.user, "password": cfg.password.reveal()}
+
+
+class BindRefused(LdapError):
+    """The DC answered but refused the bind; ``account_problem`` when any DC would refuse it."""
+
+    def __init__(self, host: str, reason: str, account_problem: bool, cause: str = "") -> None:
+        super().__init__(host, reason)
+        self.account_problem = account_problem
+        self.cause = cause or reason  # the DC's answer alone, without "bind as ... failed"
+
+
+def _bind_failure(exc: BaseException, host: str) -> authfail.AuthFailure:
+    if isinstance(exc, lx.LDAPOperationResult):
+        return authfail.simple_bind_failure(
+            str(getattr(exc, "description", "") or type(exc).__name__), str(getattr(exc, "message", "") or "")
+        )
+    if type(exc).__module__.startswith("gssapi"):
+        return authfail.gss_failure(str(exc), host)
+    if isinstance(exc, lx.LDAPException):
+        return authfail.AuthFailure(describe(exc), False)
+    return authfail.AuthFailure(f"{type(exc).__name__}: {str(exc)[:200]}", False)
 
 
 class _ConnectFailed(Exception):
@@ -295,6 +470,10 @@ def _close_quietly(conn: ldap3.Connection) -> None:
         conn.unbind()
     except Exception:  # noqa: BLE001
         pass
+
+
+def _times(n: int) -> str:
+    return "1 failure" if n == 1 else f"{n} failures"
 
 
 def _fmt_addr(address: str, port: int) -> str:
