@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # make demo: the lab domain with its faults, and the exporter serving on localhost:10088.
-# Ctrl-C stops the exporter and removes the lab.
+# Ctrl-C stops everything and removes the lab.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${VENV:-$ROOT/.venv}/bin/python"
 LAB_NAME="${LAB_NAME:-adlab}"
 export LAB_NAME
 PORT="${DEMO_PORT:-10088}"
+PROM_PORT="${DEMO_PROMETHEUS_PORT:-9090}"
+AM_PORT="${DEMO_ALERTMANAGER_PORT:-9093}"
 
 "$ROOT/lab/labctl" up
-trap '"$ROOT/lab/labctl" down' EXIT
+STACK_PID=""
+cleanup() {
+    if [[ -n "$STACK_PID" ]]; then kill "$STACK_PID" 2>/dev/null || true; wait "$STACK_PID" 2>/dev/null || true; fi
+    "$ROOT/lab/labctl" down
+}
+trap cleanup EXIT
 
 STATE="$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); from adlab import Lab; print(Lab.load(name=sys.argv[2]).info.state_dir)' "$ROOT/lab" "$LAB_NAME")"
 CONFIG="$STATE/exporter.yml"
 "$PY" "$ROOT/scripts/lab_config.py" --lab-name "$LAB_NAME" --interval time=15s --interval replication=15s --interval inventory=15s "$CONFIG" >/dev/null
+
+# Prometheus loads the alert rules and scrapes the exporter; Alertmanager receives the alerts.
+"$PY" "$ROOT/scripts/monitoring_stack.py" "$STATE/monitoring" "127.0.0.1:$PORT" \
+    --prometheus-port "$PROM_PORT" --alertmanager-port "$AM_PORT" &
+STACK_PID=$!
 
 cat <<MSG
 
@@ -22,10 +34,12 @@ cat <<MSG
 
   Metrics:      http://localhost:$PORT/metrics
   Status page:  http://localhost:$PORT/
+  Prometheus:   http://localhost:$PROM_PORT/alerts   (rules from alerts/ad-health.rules.yml)
+  Alertmanager: http://localhost:$AM_PORT/
   Report:       $PY -m ad_health_exporter check --config.file $CONFIG
   Faults:       $ROOT/lab/labctl skew dc2 +7m | stop-dc dc2 | start-dc dc2 | unskew dc2
 
-  Ctrl-C stops the exporter and removes the lab.
+  Ctrl-C stops the exporter, Prometheus and Alertmanager, and removes the lab.
 
 MSG
 "$PY" -m ad_health_exporter --config.file "$CONFIG" --web.listen-address "127.0.0.1:$PORT"
