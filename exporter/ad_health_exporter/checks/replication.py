@@ -400,7 +400,7 @@ def _rows(pairs: list[tuple[str, Link, float | None]]) -> list[SummaryRow]:
 
 def summary(result: ReplicationResult) -> list[str]:
     """Both halves of ``repadmin /replsummary``: by source DC and by destination DC."""
-    header = f" {'':<40} {'largest delta':>14} {'fails/total':^13} {'%%':>3}  error"
+    header = f" {'':<40} {'largest delta':>14} {'fails/total':^13} {'%':>3}  error"
     pairs_by_source = [(link.source, link, s.now) for s in result.dcs for link in s.links]
     pairs_by_dest = [(s.host, link, s.now) for s in result.dcs for link in s.links]
     lines = ["Source DC" + header[9:]]
