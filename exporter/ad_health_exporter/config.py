@@ -515,22 +515,27 @@ def parse(data: Any, *, base: Path, environ: dict[str, str] | None = None, sourc
     return Config(domains=domains, source=source)
 
 
-def load(path: Path | str, environ: dict[str, str] | None = None) -> Config:
-    """Read and validate the file; every problem is a ConfigError whose message starts with the file name."""
-    path = Path(path)
+def read_yaml(path: Path, error: type[Exception] = ConfigError) -> Any:
+    """A YAML file's content; a missing, unreadable or malformed file raises ``error`` naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        raise error(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+        raise error(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def load(path: Path | str, environ: dict[str, str] | None = None) -> Config:
+    """Read and validate the file; every problem is a ConfigError whose message starts with the file name."""
+    path = Path(path)
+    data = read_yaml(path)
     try:
         return parse(data, base=path.parent.resolve(), environ=environ, source=path)
     except ConfigError as exc:

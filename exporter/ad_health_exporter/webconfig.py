@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import bcrypt
-import yaml
 
-from .config import ConfigError, _Node
+from .config import ConfigError, _Node, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -296,18 +295,7 @@ def bcrypt_cost(hashed: bytes) -> int | None:
 def load(path: Path | str) -> WebConfig:
     """Read and validate the file; every problem is a WebConfigError starting with the file name."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WebConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WebConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise WebConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'invalid YAML'}") from None
+    data = read_yaml(path, WebConfigError)
     try:
         return parse(data, base=path.parent.resolve(), source=path)
     except ConfigError as exc:

@@ -8,7 +8,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from conftest import TEST_INTERVALS, run_cli
 
