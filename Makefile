@@ -31,6 +31,11 @@ lab-up: deps
 lab-down:
 	@$(LAB) down
 
+## bench: time the spn+accounts scan against ldapsearch on a lab grown to N computers (docs/performance.md)
+BENCH_ARGS ?=
+bench: deps
+	@$(PY) bench/bench.py $(BENCH_ARGS)
+
 ## dashboard: regenerate grafana/dashboards/ad-health.json from grafana/generate_dashboard.py
 dashboard: deps
 	@$(PY) grafana/generate_dashboard.py
