@@ -64,6 +64,13 @@ class Inventory:
     def up_hosts(self) -> tuple[str, ...]:
         return tuple(h for h in self.hosts if self.reachability.get(h, Reachability(False)).up)
 
+    def read_order(self) -> tuple[str, ...]:
+        """DCs to read directory data from, best first: the one the topology came from (if it
+        answered), the other DCs that answered, then the rest, which may have come back since."""
+        up = self.up_hosts()
+        first = (self.read_from,) if self.read_from in up else ()
+        return tuple(dict.fromkeys(first + up + self.hosts))
+
 
 def dn_to_dns_name(dn: str) -> str:
     """``DC=lab,DC=example`` -> ``lab.example`` (only the DC= components count)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Callable, Iterable
 
 from .checks import clock as time_check
@@ -32,50 +33,27 @@ class CheckDefinition:
     summary: Callable[[Any], list[str]] | None = None
 
 
+def _define(check: ModuleType, samples: ModuleType, needs_inventory: bool = True) -> CheckDefinition:
+    """A check module (NAME, run, findings, summary) with its samples module (samples)."""
+    return CheckDefinition(
+        name=check.NAME,
+        run=check.run,
+        samples=samples.samples,
+        findings=check.findings,
+        needs_inventory=needs_inventory,
+        summary=check.summary,
+    )
+
+
+# Inventory first: the `check` command runs and reports the checks in this order, and every other
+# check reads the inventory.
 CHECKS: tuple[CheckDefinition, ...] = (
-    CheckDefinition(
-        name=inventory_check.NAME,
-        run=inventory_check.run,
-        samples=inventory_samples.samples,
-        findings=inventory_check.findings,
-        needs_inventory=False,
-        summary=inventory_check.summary,
-    ),
-    CheckDefinition(
-        name=spn_check.NAME,
-        run=spn_check.run,
-        samples=spn_samples.samples,
-        findings=spn_check.findings,
-        summary=spn_check.summary,
-    ),
-    CheckDefinition(
-        name=accounts_check.NAME,
-        run=accounts_check.run,
-        samples=accounts_samples.samples,
-        findings=accounts_check.findings,
-        summary=accounts_check.summary,
-    ),
-    CheckDefinition(
-        name=time_check.NAME,
-        run=time_check.run,
-        samples=time_samples.samples,
-        findings=time_check.findings,
-        summary=time_check.summary,
-    ),
-    CheckDefinition(
-        name=dns_check.NAME,
-        run=dns_check.run,
-        samples=dns_samples.samples,
-        findings=dns_check.findings,
-        summary=dns_check.summary,
-    ),
-    CheckDefinition(
-        name=replication_check.NAME,
-        run=replication_check.run,
-        samples=replication_samples.samples,
-        findings=replication_check.findings,
-        summary=replication_check.summary,
-    ),
+    _define(inventory_check, inventory_samples, needs_inventory=False),
+    _define(spn_check, spn_samples),
+    _define(accounts_check, accounts_samples),
+    _define(time_check, time_samples),
+    _define(dns_check, dns_samples),
+    _define(replication_check, replication_samples),
 )
 
 BY_NAME: dict[str, CheckDefinition] = {c.name: c for c in CHECKS}

@@ -186,7 +186,7 @@ def run(ctx: CheckContext) -> AccountsResult:
     cfg = ctx.domain
     watches = watch_list(cfg.accounts.watched_computers, inventory, cfg.accounts.watch_domain_controllers)
     errors: list[str] = []
-    for host in _candidates(inventory):
+    for host in inventory.read_order():
         try:
             with ctx.directory.connect(host) as conn:
                 now = ctx.clock()
@@ -222,12 +222,6 @@ def run(ctx: CheckContext) -> AccountsResult:
             krbtgt_error=None if krbtgt is not None else f"no krbtgt account found in {inventory.domain_dn}",
         )
     raise CheckError("cannot read computer accounts on any DC: " + ("; ".join(errors) or "no DC is known"))
-
-
-def _candidates(inventory: Inventory) -> list[str]:
-    up = list(inventory.up_hosts())
-    first = [inventory.read_from] if inventory.read_from in up else []
-    return list(dict.fromkeys(first + up + list(inventory.hosts)))
 
 
 # --- report ----------------------------------------------------------------------------------

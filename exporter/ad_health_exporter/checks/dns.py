@@ -392,7 +392,8 @@ def _read_directory(ctx: CheckContext, inventory: Inventory) -> _DirectoryView:
     forest_hosts: tuple[str, ...] | None = inventory.hosts if not need_forest else None
     if not ctx.domain.dns.read_zones and not need_forest:
         return _DirectoryView(forest_hosts)
-    candidates = [h for h in (inventory.read_from, *inventory.up_hosts()) if h]
+    up = inventory.up_hosts()
+    candidates = [h for h in inventory.read_order() if h in up]
     if not candidates:
         return _DirectoryView(forest_hosts, error="no DC answers LDAP")
     host = candidates[0]

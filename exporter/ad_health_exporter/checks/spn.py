@@ -357,7 +357,7 @@ def run(ctx: CheckContext) -> SpnResult:
     cfg = ctx.domain
     errors: list[str] = []
     forest_wide: bool | None = None
-    for host in _candidates(inventory):
+    for host in inventory.read_order():
         try:
             if forest_wide is None or not forest_wide:
                 with ctx.directory.connect(host) as conn:
@@ -393,12 +393,6 @@ def _scan_and_evaluate(ctx: CheckContext, inventory: Inventory, conn: Connection
         duplicate_limit=cfg.spn.duplicate_series_limit,
         read_from=conn.host, scope=scope, domain=cfg.name,
     )
-
-
-def _candidates(inventory: Inventory) -> list[str]:
-    up = list(inventory.up_hosts())
-    first = [inventory.read_from] if inventory.read_from in up else []
-    return list(dict.fromkeys(first + up + list(inventory.hosts)))
 
 
 def _forest_has_several_domains(conn: Connection, inventory: Inventory) -> bool:
