@@ -36,7 +36,6 @@ CREDENTIAL_BACKOFF = Policy(initial=60.0, maximum=1800.0)
 
 Scope = Literal["base", "level", "subtree"]
 _SCOPES = {"base": ldap3.BASE, "level": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
-_PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 
 ROOT_DSE_ATTRIBUTES = (
     "dnsHostName",
@@ -197,26 +196,14 @@ class Connection:
             except PagingError as exc:
                 raise LdapError(self.host, f"search of {base or 'the rootDSE'} failed: {exc}") from None
             return
-        cookie: bytes | None = None
-        while True:
-            try:
-                if size:
-                    self._conn.search(base, filter_, _SCOPES[scope], attributes=attrs, paged_size=size, paged_cookie=cookie)
-                else:
-                    self._conn.search(base, filter_, _SCOPES[scope], attributes=attrs)
-            except lx.LDAPException as exc:
-                raise LdapError(self.host, f"search of {base or 'the rootDSE'} failed: {describe(exc)}") from None
-            for item in self._conn.response or ():
-                if item.get("type") != "searchResEntry":
-                    continue
+        try:
+            self._conn.search(base, filter_, _SCOPES[scope], attributes=attrs)
+        except lx.LDAPException as exc:
+            raise LdapError(self.host, f"search of {base or 'the rootDSE'} failed: {describe(exc)}") from None
+        for item in self._conn.response or ():
+            if item.get("type") == "searchResEntry":
                 raw = item.get("raw_attributes") or {}
                 yield Entry(dn=item.get("dn", ""), attributes={k.lower(): list(v) for k, v in raw.items()})
-            if not size:
-                return
-            controls = (self._conn.result or {}).get("controls") or {}
-            cookie = controls.get(_PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
-            if not cookie:
-                return
 
 
 class HostVerifyingTls(ldap3.Tls):
@@ -229,11 +216,19 @@ class HostVerifyingTls(ldap3.Tls):
     """
 
     def __init__(self, host: str, ca_file: str | None) -> None:
-        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file, valid_names=[host], sni=host)
+        # The CA file is read in wrap_socket, not handed to ldap3: ldap3 checks it when the Tls
+        # object is built, outside any connection error handling, so a CA file that vanished
+        # would fail the whole check instead of this connection.
+        super().__init__(validate=ssl.CERT_REQUIRED)
         self.host = host
+        self.ca_file = ca_file
 
     def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_certs_file)
+        try:
+            # Per connection, so a renewed CA file is used without a reload.
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise OSError(f"cannot load tls.ca_file {self.ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         connection.socket = context.wrap_socket(
             connection.socket, server_side=False, do_handshake_on_connect=do_handshake, server_hostname=self.host

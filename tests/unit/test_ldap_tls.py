@@ -82,3 +82,11 @@ def test_certificate_from_another_ca_is_refused(listener, tmp_path: Path) -> Non
     other = TestCA(tmp_path / "other", name="other CA")
     with pytest.raises(LdapError, match="TLS certificate does not verify"):
         directory(other.cert, server.port).connect("dc1.lab.example", bind=False, address="127.0.0.1")
+
+
+def test_missing_ca_file_fails_the_connection_and_names_the_file(listener, tmp_path: Path) -> None:
+    server, _ = listener
+    gone = tmp_path / "rotated-away.pem"
+    with pytest.raises(LdapError) as info:
+        directory(gone, server.port).connect("dc1.lab.example", bind=False, address="127.0.0.1")
+    assert "tls.ca_file" in info.value.reason and str(gone) in info.value.reason, info.value.reason
