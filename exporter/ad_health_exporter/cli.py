@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_mod.load(args.config_file)
     except config_mod.ConfigError as exc:
         return _fail(str(exc))
-    if args.web_config_file:
+    # `check` never serves, so a web configuration it would not use cannot stop it.
+    if args.web_config_file and (args.command != "check" or args.check_config):
         try:
             web = webconfig.WebConfigSource(args.web_config_file)
         except (config_mod.ConfigError, OSError) as exc:
