@@ -33,26 +33,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
 sys.path.insert(0, str(ROOT / "exporter"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+import lab_config  # noqa: E402
 import yaml  # noqa: E402
 
 from adlab import Lab  # noqa: E402
 from adlab import bulk  # noqa: E402
 from ad_health_exporter.checks import accounts, spn  # noqa: E402
 
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-
 
 def exporter_config(info, dc: str, page_size: int) -> dict:
+    """The lab's usual exporter configuration, against this DC only, with the bench's page size."""
     d = info.dcs[dc]
-    return {"domains": [{
-        "name": info.domain,
-        "domain_controllers": [d.fqdn],
-        "dns_servers": [d.ip],
-        "bind": {"user": info.monitor.upn, "password_file": info.monitor_password_file},
-        "tls": {"mode": "ldaps", "ca_file": info.ca_file},
-        "ldap": {"page_size": page_size, "receive_timeout": "120s"},
-    }]}
+    return lab_config.exporter_config(info, domain_controllers=[d.fqdn], dns_servers=[d.ip],
+                                      ldap={"page_size": page_size, "receive_timeout": "120s"})
 
 
 def ldapsearch_argv(info, dc: str, page_size: int, base: str, filter_: str, attrs: tuple[str, ...]) -> list[str]:
@@ -91,7 +86,7 @@ def run_ldapsearch(info, dc: str, page_size: int, out_dir: Path) -> dict:
 
 
 def run_exporter(info, config_path: Path, stock: bool = False) -> dict:
-    argv = ["ip", "netns", "exec", info.client_netns, str(VENV_PYTHON), str(ROOT / "bench" / "scan_once.py"),
+    argv = ["ip", "netns", "exec", info.client_netns, sys.executable, str(ROOT / "bench" / "scan_once.py"),
             str(config_path)] + (["--stock"] if stock else [])
     cp = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "exporter")})
     if cp.returncode != 0:

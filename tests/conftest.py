@@ -64,11 +64,8 @@ def lab():
     from adlab import Lab
 
     instance = Lab(name=LAB_NAME, subnet=LAB_SUBNET)
-    try:
-        instance.up()
-    except BaseException:
-        instance.down()
-        raise
+    # A failed up() has torn the lab down itself and kept its logs in the state directory.
+    instance.up()
     try:
         yield instance
     finally:

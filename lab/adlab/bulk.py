@@ -25,12 +25,14 @@ from . import net
 from .config import DC_NAMES, DOMAIN, DOMAIN_DN, LabConfig
 from .errors import LabError
 from .proc import clean_env, in_netns, run
+from .samba import SambaTools
 
 PREFIX = "BENCH-"
 OU_DN = f"OU=Bench,{DOMAIN_DN}"
 DEFAULT_CACHE_DIR = Path("/var/tmp/adlab-bench")
 
-# Runs with Debian's python3 (python3-samba) inside dc1's namespace. argv: sam.ldb smb.conf target batch.
+# Runs with Debian's python3 (python3-samba) inside dc1's namespace.
+# argv: sam.ldb smb.conf have target batch prefix ou_dn domain, where have is count()'s answer.
 # Accounts look like joined machines: UAC 4096, dNSHostName, 2-4 SPNs, pwdLastSet -1 (Samba
 # stores "now" without deriving keys; a real password costs ~17 ms more per account).
 _POPULATE = r'''
@@ -40,8 +42,8 @@ from samba.auth import system_session
 from samba.param import LoadParm
 from samba.samdb import SamDB
 
-sam_ldb, smb_conf, target, batch, prefix, ou_dn, domain = sys.argv[1:8]
-target, batch = int(target), int(batch)
+sam_ldb, smb_conf, have, target, batch, prefix, ou_dn, domain = sys.argv[1:9]
+have, target, batch = int(have), int(target), int(batch)
 lp = LoadParm()
 lp.load(smb_conf)
 db = SamDB(url=sam_ldb, session_info=system_session(), lp=lp)
@@ -49,28 +51,15 @@ db = SamDB(url=sam_ldb, session_info=system_session(), lp=lp)
 def name(i):
     return "%s%06d" % (prefix, i)
 
-def exists(dn):
+# Accounts are added in order and committed per batch, so those present are 1..have; with
+# none yet, the OU may be missing.
+if have == 0:
     try:
-        return bool(db.search(base=dn, scope=ldb.SCOPE_BASE, attrs=["cn"]))
+        db.search(base=ou_dn, scope=ldb.SCOPE_BASE, attrs=["ou"])
     except ldb.LdbError as exc:
-        if exc.args[0] == ldb.ERR_NO_SUCH_OBJECT:
-            return False
-        raise
-
-if not exists(ou_dn):
-    db.add({"dn": ou_dn, "objectClass": "organizationalUnit", "description": "adlab bench computers"})
-
-# Accounts are added in order and committed per batch, so those present are 1..have.
-lo, hi = 0, max(target, 1)
-while exists("CN=%s,%s" % (name(hi), ou_dn)):
-    lo, hi = hi, hi * 2
-while hi - lo > 1:
-    mid = (lo + hi) // 2
-    if exists("CN=%s,%s" % (name(mid), ou_dn)):
-        lo = mid
-    else:
-        hi = mid
-have = lo
+        if exc.args[0] != ldb.ERR_NO_SUCH_OBJECT:
+            raise
+        db.add({"dn": ou_dn, "objectClass": "organizationalUnit", "description": "adlab bench computers"})
 print("present %d target %d" % (have, target), flush=True)
 
 started = time.monotonic()
@@ -135,37 +124,44 @@ print(lo)
 Progress = Callable[[str], None]
 
 
-def _samba_python(cfg: LabConfig, dc: str, script: str, *args: str) -> tuple[list[str], dict[str, str]]:
-    """argv and environment that run script with Debian's python3 (python3-samba) in the DC's namespace."""
-    argv = in_netns(cfg.netns(dc), ["/usr/bin/python3", "-I", "-c", script, str(cfg.sam_ldb(dc)),
-                                    str(cfg.smb_conf(dc)), *args])
-    return argv, clean_env({"SMB_CONF_PATH": str(cfg.smb_conf(dc))})
+def _samba_python(cfg: LabConfig, dc: str, script: str, *args: str) -> list[str]:
+    """argv that runs script with Debian's python3 (python3-samba) on the DC's sam.ldb and smb.conf.
+
+    Run it in the DC's namespace with the DC's environment (SambaTools.run / dc_env).
+    """
+    return ["/usr/bin/python3", "-I", "-c", script, str(cfg.sam_ldb(dc)), str(cfg.smb_conf(dc)), *args]
 
 
 def count(cfg: LabConfig, dc: str = "dc1") -> int:
     """How many bench computer accounts the DC holds (they are always 1..n)."""
-    argv, env = _samba_python(cfg, dc, _COUNT, OU_DN, PREFIX)
-    cp = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    cp = SambaTools(cfg).run(dc, _samba_python(cfg, dc, _COUNT, OU_DN, PREFIX), check=False, timeout=300,
+                             what=f"counting bench computers on {dc}")
     if cp.returncode != 0:
         raise LabError(f"counting bench computers on {dc} failed: {cp.stderr.strip()[-500:]}")
     return int(cp.stdout.strip() or 0)
 
 
-def populate(lab, target: int, *, batch: int = 1000, progress: Progress = print, log_path: Path | None = None) -> int:
+def populate(lab, target: int, *, batch: int = 1000, progress: Progress = print, log_path: Path | None = None,
+             have: int | None = None) -> int:
     """Add bench computers on dc1 until it holds ``target`` of them; dc2 then catches up.
 
+    ``have`` is how many dc1 holds, if the caller has just counted them (else counted here).
     Returns how many were added. Progress lines ("added N total M ... rate R/s") go to
     ``progress`` and, if given, to ``log_path`` as they come.
     """
     cfg: LabConfig = lab.cfg
     if target < 0:
         raise LabError(f"number of computers must not be negative, got {target}")
-    have = count(cfg, "dc1")
+    if have is None:
+        have = count(cfg, "dc1")
     if have >= target:
         progress(f"dc1 already holds {have} bench computers (wanted {target})")
         _wait_caught_up(lab, have, progress)
         return 0
-    argv, env = _samba_python(cfg, "dc1", _POPULATE, str(target), str(batch), PREFIX, OU_DN, DOMAIN)
+    # Streamed line by line, so not SambaTools.run; the same namespace and environment.
+    argv = in_netns(cfg.netns("dc1"), _samba_python(cfg, "dc1", _POPULATE, str(have), str(target), str(batch),
+                                                    PREFIX, OU_DN, DOMAIN))
+    env = clean_env(lab._tools().dc_env("dc1"))
     lab.cut_link("dc2")
     try:
         if log_path:
@@ -197,13 +193,13 @@ def _wait_caught_up(lab, n: int, progress: Progress, timeout: float = 7200) -> N
     if n == 0:
         return
     cfg: LabConfig = lab.cfg
+    tools = lab._tools()
     dn = f"CN={PREFIX}{n:06d},{OU_DN}"
     started = time.monotonic()
     last_pull = 0.0
     while True:
-        cp = run(["ldbsearch", "-H", str(cfg.sam_ldb("dc2")), "-s", "base", "-b", dn, "cn"],
-                 netns=cfg.netns("dc2"), env={"SMB_CONF_PATH": str(cfg.smb_conf("dc2"))}, check=False,
-                 timeout=120)
+        cp = tools.run("dc2", ["ldbsearch", "-H", str(cfg.sam_ldb("dc2")), "-s", "base", "-b", dn, "cn"],
+                       check=False, timeout=120)
         if cp.returncode == 0 and "# returned 1 records" in cp.stdout:
             progress(f"dc2 caught up after {time.monotonic() - started:.0f}s")
             return
@@ -212,7 +208,7 @@ def _wait_caught_up(lab, n: int, progress: Progress, timeout: float = 7200) -> N
         if time.monotonic() - last_pull > 60:
             # A healed link is retried on dreplsrv's next period; a manual pull starts it now.
             with contextlib.suppress(LabError):
-                lab._tools().replicate_nc("dc2", "dc1", DOMAIN_DN, check=False)
+                tools.replicate_nc("dc2", "dc1", DOMAIN_DN, check=False)
             last_pull = time.monotonic()
         time.sleep(5)
 
@@ -301,14 +297,16 @@ def ensure(lab, n: int, *, cache_dir: Path = DEFAULT_CACHE_DIR, progress: Progre
         return
     # Start from the largest cached or running state below n, else from a fresh lab.
     below = sorted((k, p) for k, p in _cached(cfg, cache_dir) if k < n)
-    if running and 0 <= have < n and (not below or below[-1][0] <= have):
+    grow_running = running and 0 <= have < n and (not below or below[-1][0] <= have)
+    if grow_running:
         progress(f"growing the running lab from {have}")
     elif below:
         restore(lab, below[-1][1], progress)
     else:
         progress(f"building lab {cfg.name} ({cfg.subnet}) from scratch")
         lab.up(faults=faults)
-    populate(lab, n, progress=progress, log_path=log_path)
+    # The running lab was just counted; a restored or new one is counted by populate.
+    populate(lab, n, progress=progress, log_path=log_path, have=have if grow_running else None)
     snapshot(lab, exact, progress)
 
 

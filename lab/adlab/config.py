@@ -139,10 +139,6 @@ class LabConfig:
         return self.state_dir / ".adlab"
 
     @property
-    def lock_file(self) -> Path:
-        return self.state_dir.with_name(self.state_dir.name + ".lock")
-
-    @property
     def secrets_dir(self) -> Path:
         return self.state_dir / "secrets"
 
