@@ -89,6 +89,17 @@ def read_hex(name: str) -> bytes:
     return bytes.fromhex(" ".join(line for line in lines if not line.startswith("#")))
 
 
+def lab_capture_values(name: str) -> list[bytes]:
+    """The repsFrom values of a lab capture (destination DC, NC head, hex a line), as the replication check's tests read them."""
+    values = []
+    for line in (DATA / name).read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        _host, _nc, value = line.split("\t")
+        values.append(bytes.fromhex(value))
+    return values
+
+
 # --- recorded samples ---------------------------------------------------------------------------
 
 
@@ -354,7 +365,9 @@ def test_arbitrary_bytes_raise_only_decode_error(value: bytes) -> None:
 @FUZZ
 @given(st.data())
 def test_mutated_values_raise_only_decode_error(data: st.DataObject) -> None:
-    value = bytearray(data.draw(st.sampled_from([read_hex("repsfrom_v1_samba.hex"), read_hex("repsfrom_v2_samba.hex")])))
+    samples = [read_hex("repsfrom_v1_samba.hex"), read_hex("repsfrom_v2_samba.hex")]
+    samples += lab_capture_values("repsfrom_lab_source_down.tsv")
+    value = bytearray(data.draw(st.sampled_from(samples)))
     for _ in range(data.draw(st.integers(1, 8))):
         index = data.draw(st.integers(0, len(value) - 1))
         value[index] = data.draw(st.integers(0, 255))
