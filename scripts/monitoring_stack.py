@@ -7,6 +7,7 @@ Alertmanager's cluster port is switched off.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -29,21 +30,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+
+
 def _seconds(duration: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-    total, number = 0.0, ""
-    i = 0
-    while i < len(duration):
-        c = duration[i]
-        if c.isdigit():
-            number += c
-            i += 1
-            continue
-        unit = duration[i : i + 2] if duration[i : i + 2] == "ms" else c
-        total += float(number) * units[unit]
-        number = ""
-        i += len(unit)
-    return total
+    """Seconds in a Prometheus duration such as ``90s`` or ``1h30m``; ValueError for anything else."""
+    if not re.fullmatch(f"(?:{_DURATION_PART.pattern})+", duration):
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
 
 
 def shorten_for(rules: dict[str, Any], at_most: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from pathlib import Path
 
 import pytest
 from adlab import ldif
@@ -21,17 +20,13 @@ DAY = 86400
 THRESHOLDS = [30, 60, 120, 300]
 
 
-def sam_ldb(lab, dc: str) -> str:
-    return str(Path(lab.info.dcs[dc].smb_conf).parents[1] / "private" / "sam.ldb")
-
-
 def filetime_to_unix(value: int) -> float:
     return value / 10_000_000 - EPOCH_DELTA
 
 
 def computers_truth(lab) -> list[dict[str, object]]:
     """Every computer account as dc1's own database holds it."""
-    out = lab.run("dc1", ["ldbsearch", "-H", sam_ldb(lab, "dc1"), "-b", lab.info.domain_dn, "(objectCategory=computer)",
+    out = lab.run("dc1", ["ldbsearch", "-H", str(lab.cfg.sam_ldb("dc1")), "-b", lab.info.domain_dn, "(objectCategory=computer)",
                           "sAMAccountName", "userAccountControl", "pwdLastSet"])
     assert out.returncode == 0, out.stderr
     rows = []
@@ -140,7 +135,7 @@ def test_counts_and_domain_controllers_in_the_default_configuration(lab, exporte
 
 def test_krbtgt_timestamp_matches_samba(lab, exporter) -> None:
     info = lab.info
-    out = lab.run("dc1", ["ldbsearch", "-H", sam_ldb(lab, "dc1"), "-s", "base", "-b",
+    out = lab.run("dc1", ["ldbsearch", "-H", str(lab.cfg.sam_ldb("dc1")), "-s", "base", "-b",
                           f"CN=krbtgt,CN=Users,{info.domain_dn}", "pwdLastSet"])
     assert out.returncode == 0, out.stderr
     truth = filetime_to_unix(int(ldif.first(ldif.parse(out.stdout)[0], "pwdLastSet")))

@@ -19,13 +19,12 @@ from typing import Iterator
 
 import ldap3
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ad_health_exporter import config as config_mod
 from ad_health_exporter.ldap import BindRefused, Directory
-from conftest import TEST_INTERVALS, RunningExporter, run_cli, start_exporter, stop_exporter
+from conftest import RunningExporter, exporter_config, run_cli, start_exporter, stop_exporter
 
 WAIT = 60  # seconds: a few inventory runs at the test intervals
 
@@ -33,32 +32,12 @@ WAIT = 60  # seconds: a few inventory runs at the test intervals
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def exporter_config(info, path: Path, **overrides) -> Path:
-    """LDAPS with the lab CA as the monitor user, the lab's DNS servers named explicitly."""
-    domain = {
-        "name": info.domain,
-        "domain_controllers": [info.dcs["dc1"].fqdn],
-        "dns_servers": [dc.ip for dc in info.dcs.values()],
-        "bind": {"user": info.monitor.upn, "password_file": str(info.monitor.password_file)},
-        "tls": {"mode": "ldaps", "ca_file": str(info.ca_file)},
-        "ldap": {"connect_timeout": "2s", "receive_timeout": "10s"},
-        "intervals": dict(TEST_INTERVALS),
-        **overrides,
-    }
-    path.write_text(yaml.safe_dump({"domains": [domain]}, sort_keys=False))
-    return path
-
-
 def monitor_password(lab) -> str:
     return Path(lab.info.monitor.password_file).read_text().strip()
 
 
-def sam_ldb(lab, dc: str) -> str:
-    return str(Path(lab.info.dcs[dc].smb_conf).parents[1] / "private" / "sam.ldb")
-
-
 def samba_tool(lab, *args: str) -> str:
-    out = lab.run("dc1", ["samba-tool", *args, "-H", sam_ldb(lab, "dc1")])
+    out = lab.run("dc1", ["samba-tool", *args, "-H", str(lab.cfg.sam_ldb("dc1"))])
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 
@@ -67,7 +46,7 @@ def bad_password_count(lab, user: str) -> int:
     """badPwdCount is not replicated: the sum over the DCs counts every refused bind."""
     total = 0
     for dc in lab.info.dcs:
-        out = lab.run(dc, ["ldbsearch", "-H", sam_ldb(lab, dc), f"(sAMAccountName={user})", "badPwdCount"])
+        out = lab.run(dc, ["ldbsearch", "-H", str(lab.cfg.sam_ldb(dc)), f"(sAMAccountName={user})", "badPwdCount"])
         m = re.search(r"^badPwdCount: (\d+)", out.stdout, re.M)
         total += int(m.group(1)) if m else 0
     return total
@@ -90,8 +69,8 @@ def temp_user(lab, lockout_threshold: int | None = None) -> Iterator[tuple[str, 
         yield name, password
     finally:
         if lockout_threshold is not None:
-            lab.run("dc1", ["samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-H", sam_ldb(lab, "dc1")])
-        lab.run("dc1", ["samba-tool", "user", "delete", name, "-H", sam_ldb(lab, "dc1")])
+            lab.run("dc1", ["samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-H", str(lab.cfg.sam_ldb("dc1"))])
+        lab.run("dc1", ["samba-tool", "user", "delete", name, "-H", str(lab.cfg.sam_ldb("dc1"))])
         lab.replicate("dc2", "dc1")
 
 

@@ -17,7 +17,7 @@ INVENTORY_INTERVAL = float(TEST_INTERVALS["inventory"].rstrip("s"))
 def samba_truth(lab) -> dict[str, dict[str, object]]:
     """What Samba itself says of each DC, read with ldbsearch on DC1's local database."""
     info = lab.info
-    sam_ldb = f"{info.state_dir}/dc1/private/sam.ldb"
+    sam_ldb = str(lab.cfg.sam_ldb("dc1"))
     out = lab.run("dc1", ["ldbsearch", "-H", sam_ldb, "-b", info.configuration_dn,
                           "(objectClass=nTDSDSA)", "options", "msDS-isRODC"])
     assert out.returncode == 0, out.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 
 import pytest
 from adlab import ldif
@@ -21,18 +20,14 @@ UF_ACCOUNTDISABLE = 0x2
 # --- what Samba itself says ----------------------------------------------------------------------
 
 
-def sam_ldb(lab, dc: str) -> str:
-    return str(Path(lab.info.dcs[dc].smb_conf).parents[1] / "private" / "sam.ldb")
-
-
 def ldbsearch(lab, dc: str, base: str, expression: str, *attrs: str, scope: str = "sub") -> list[dict]:
-    out = lab.run(dc, ["ldbsearch", "-H", sam_ldb(lab, dc), "-s", scope, "-b", base, expression, *attrs])
+    out = lab.run(dc, ["ldbsearch", "-H", str(lab.cfg.sam_ldb(dc)), "-s", scope, "-b", base, expression, *attrs])
     assert out.returncode == 0, out.stderr
     return ldif.parse(out.stdout)
 
 
 def ldbmodify(lab, dc: str, text: str) -> None:
-    out = lab.run(dc, ["ldbmodify", "-H", sam_ldb(lab, dc)], input=text)
+    out = lab.run(dc, ["ldbmodify", "-H", str(lab.cfg.sam_ldb(dc))], input=text)
     assert out.returncode == 0, f"ldbmodify on {dc} failed: {out.stdout}{out.stderr}"
 
 
@@ -88,7 +83,7 @@ def add_user(lab, name: str) -> str:
     dn = f"CN={name},CN=Users,{lab.info.domain_dn}"
     text = ldif_add(dn, [("objectClass", "user"), ("sAMAccountName", name), ("userAccountControl", "514"),
                          ("description", "spn integration test account")])
-    out = lab.run("dc1", ["ldbadd", "-H", sam_ldb(lab, "dc1")], input=text)
+    out = lab.run("dc1", ["ldbadd", "-H", str(lab.cfg.sam_ldb("dc1"))], input=text)
     assert out.returncode == 0, out.stdout + out.stderr
     return dn
 
@@ -102,7 +97,7 @@ def add_spn(lab, dc: str, dn: str, spn: str) -> None:
 
 
 def delete(lab, dn: str) -> None:
-    lab.run("dc1", ["ldbdel", "-H", sam_ldb(lab, "dc1"), dn])
+    lab.run("dc1", ["ldbdel", "-H", str(lab.cfg.sam_ldb("dc1")), dn])
 
 
 # --- tests ------------------------------------------------------------------------------------------
