@@ -45,6 +45,9 @@ class Inventory:
     reachability: dict[str, Reachability] = field(default_factory=dict)
     read_from: str | None = None  # the DC the topology was read from
     topology_error: str | None = None  # set when the topology is the previous run's, re-used
+    # Every DC of the forest, all domains, by its nTDSDSA objectGUID: the names of replication
+    # partners and forest-wide locator targets outside this domain.
+    forest_dcs: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def dc(self, host: str) -> DomainController | None:
         host = host.lower().rstrip(".")
@@ -60,6 +63,10 @@ class Inventory:
     @property
     def pdc(self) -> DomainController | None:
         return next((d for d in self.domain_controllers if d.pdc), None)
+
+    @property
+    def forest_hosts(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.forest_dcs.values())))
 
     def up_hosts(self) -> tuple[str, ...]:
         return tuple(h for h in self.hosts if self.reachability.get(h, Reachability(False)).up)

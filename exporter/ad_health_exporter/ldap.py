@@ -113,7 +113,8 @@ class RootDSE:
     def from_entry(cls, entry: Entry) -> "RootDSE":
         host = entry.text("dnsHostName")
         return cls(
-            dns_host_name=host.lower() if host else None,
+            # The canonical form the inventory keys DCs by: lower case, no root dot.
+            dns_host_name=(host.lower().rstrip(".") or None) if host else None,
             ds_service_name=entry.text("dsServiceName"),
             server_name=entry.text("serverName"),
             naming_contexts=tuple(entry.texts("namingContexts")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from pathlib import Path
@@ -43,6 +44,7 @@ def inventory(*dcs: DomainController, addresses: dict[str, str] | None = None, f
         configuration_dn=CONFIG_NC, schema_dn=f"CN=Schema,{CONFIG_NC}", domain_controllers=tuple(dcs),
         reachability={d.host: Reachability(d.host in addresses, address=addresses.get(d.host)) for d in dcs},
         read_from=dcs[0].host,
+        forest_dcs={d.dsa_guid: d.host for d in dcs},
     )
 
 
@@ -281,10 +283,10 @@ class ProbeDirectory:
         return ProbeConnection(host)
 
 
-def context(dns: DnsConfig = DnsConfig(), interval: float = 60.0) -> CheckContext:
+def context(dns: DnsConfig = DnsConfig(), interval: float = 60.0, inv: Inventory = LAB) -> CheckContext:
     domain = DomainConfig(name="lab.example", bind=BindConfig("m", Secret("x"), "t"), dns=dns,
                           intervals={"dns": interval, "inventory": 60.0})
-    return CheckContext(domain=domain, directory=ProbeDirectory(), inventory=LAB, clock=lambda: 1_800_000_000.0)
+    return CheckContext(domain=domain, directory=ProbeDirectory(), inventory=inv, clock=lambda: 1_800_000_000.0)
 
 
 def test_run_against_the_lab_faults(monkeypatch) -> None:
@@ -370,25 +372,19 @@ def test_stale_addresses_of_a_dc_that_is_down_are_not_reported_as_stale_records(
     assert [s.value for s in dns_samples.samples("lab.example", result) if s.metric is m.DNS_STALE_ADDRESSES] == [1.0]
 
 
-def test_multi_domain_forest_judges_gc_records_against_every_dc_of_the_forest() -> None:
-    sites = f"CN=Sites,{CONFIG_NC}"
-
-    class Conn:
-        def search(self, base, filter_, attributes, scope="subtree", page_size=None):
-            assert base == sites
-            if filter_ == "(objectClass=server)":
-                for name, host in (("DC1", "dc1.lab.example"), ("CDC", "cdc.child.lab.example"), ("GONE", "gone.lab.example")):
-                    yield Entry(f"CN={name},CN=Servers,CN={SITE},{sites}", {"dnshostname": [host.encode()]})
-            else:  # nTDSDSA: GONE's server object is left over without one
-                for name in ("DC1", "CDC"):
-                    yield Entry(f"CN=NTDS Settings,CN={name},CN=Servers,CN={SITE},{sites}", {})
-
-    hosts = dns_check._forest_dc_hosts(Conn(), CONFIG_NC)
-    assert hosts == ("cdc.child.lab.example", "dc1.lab.example")
-    records = {r.record: r for r in dns_check.locator_records(LAB)}
+def test_forest_wide_records_are_judged_against_every_dc_of_the_forest(monkeypatch) -> None:
+    # lab.example is the forest root; a child domain's GC registers in the forest-wide _gc records.
+    child = uuid.UUID("66666666-7777-8888-9999-000000000000")
+    forest_root = dataclasses.replace(LAB, forest_dcs={**LAB.forest_dcs, child: "cdc.child.lab.example"})
+    monkeypatch.setattr(dns_check, "Resolver", FakeResolvers({"10.99.4.11": lab_answers(), "10.99.4.12": lab_answers()}))
+    result = dns_check.run(context(DnsConfig(read_zones=False), inv=forest_root))
+    assert result.forest_dc_hosts == ("cdc.child.lab.example", "dc1.lab.example", "dc2.lab.example")
+    records = {r.record: r for r in dns_check.locator_records(forest_root)}
     gc = dns_check.SrvLookup(records["_gc._tcp"], srv("dc1.lab.example", "cdc.child.lab.example", "gone.lab.example", port=3268))
-    result = result_with([dns_check.ServerView("10.99.4.11", None, srv=(gc,))], forest_hosts=hosts)
     assert [t.target for t in result.srv_unknown(gc)] == ["gone.lab.example"]
+    # Domain-wide records still name only this domain's DCs.
+    kdc = dns_check.SrvLookup(records["_kerberos._tcp"], srv("dc1.lab.example", "cdc.child.lab.example", port=88))
+    assert [t.target for t in result.srv_unknown(kdc)] == ["cdc.child.lab.example"]
 
 
 def test_a_dc_name_without_address_is_an_error() -> None:

@@ -178,19 +178,20 @@ def dc(host: str, guid: uuid.UUID, ncs=NCS, pdc: bool = False) -> DomainControll
     )
 
 
-def inventory(*dcs: DomainController) -> Inventory:
+def inventory(*dcs: DomainController, others: dict[uuid.UUID, str] | None = None) -> Inventory:
     return Inventory(
         domain="lab.example", forest="lab.example", domain_dn=DOMAIN_NC, forest_dn=DOMAIN_NC,
         configuration_dn=CONFIG_NC, schema_dn=f"CN=Schema,{CONFIG_NC}", domain_controllers=tuple(dcs),
         reachability={d.host: Reachability(True, address="10.0.0.1") for d in dcs},
+        forest_dcs={**{d.dsa_guid: d.host for d in dcs}, **(others or {})},
     )
 
 
 class FakeConnection:
     def __init__(self, host: str, heads: dict[str, dict[str, list[bytes]]], current_time: str = "20261123192500.0Z",
-                 dsas: dict[uuid.UUID, str] | None = None, delay: float = 0.0) -> None:
+                 delay: float = 0.0) -> None:
         self.host, self.address = host, "10.0.0.1"
-        self.heads, self.current_time, self.dsas, self.delay = heads, current_time, dsas or {}, delay
+        self.heads, self.current_time, self.delay = heads, current_time, delay
         self.searches: list[str] = []
 
     def __enter__(self):
@@ -207,19 +208,11 @@ class FakeConnection:
     def read(self, dn, attributes, filter_="(objectClass=*)"):
         if dn in self.heads:
             return Entry(dn, {k.lower(): v for k, v in self.heads[dn].items()})
-        for guid, host in self.dsas.items():
-            if dn == f"CN=OTHER-{guid.hex[:4]},CN=Servers,CN=S,CN=Sites,{CONFIG_NC}":
-                return Entry(dn, {"dnshostname": [host.encode()]})
         return None
 
     def search(self, base, filter_, attributes, scope="subtree", page_size=None):
         self.searches.append(filter_)
-        for guid in self.dsas:
-            from ldap3.utils.conv import escape_bytes
-
-            if escape_bytes(guid.bytes_le) in filter_:
-                yield Entry(f"CN=NTDS Settings,CN=OTHER-{guid.hex[:4]},CN=Servers,CN=S,CN=Sites,{CONFIG_NC}",
-                            {"objectguid": [guid.bytes_le]})
+        return iter(())
 
 
 class FakeDirectory:
@@ -279,13 +272,15 @@ def test_unknown_partner_stays_a_guid_and_another_domains_dc_gets_its_name() -> 
     values = healthy[CONFIG_NC]["repsFrom"]
     values.append(build_reps_from_v2(failures=9, last_success=0, last_attempt=13294762962, result=8524, source=gone, address="x"))
     values.append(build_reps_from_v2(failures=0, last_success=13294762062, last_attempt=13294762062, result=0, source=other, address="y"))
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID))
-    conn = FakeConnection("dc1.lab.example", healthy, dsas={other: "dc9.child.lab.example"})
+    # The inventory knows every DC of the forest; `gone` is no DC any more.
+    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID), others={other: "dc9.child.lab.example"})
+    conn = FakeConnection("dc1.lab.example", healthy)
     result = repl.run(context(inv, {"dc1.lab.example": conn, "dc2.lab.example": LdapError("dc2.lab.example", "connection refused")}))
     links = {link.source: link for s in result.dcs for link in s.links if link.naming_context == CONFIG_NC}
     assert set(links) == {"dc2.lab.example", str(gone), "dc9.child.lab.example"}
     assert not links[str(gone)].source_is_dc and links[str(gone)].last_success is None
     assert links["dc9.child.lab.example"].source_is_dc
+    assert conn.searches == []  # named from the inventory, not looked up again
     series = list(repl_samples.samples("lab.example", result))
     never = [s for s in series if s.metric is m.REPL_LAST_SUCCESS and s.labels[3] == str(gone)]
     assert [s.value for s in never] == [0.0]  # 0 = never, as the catalogue says

@@ -25,11 +25,12 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
+from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from ..formats.dnsrecord import TYPE_A, TYPE_AAAA, AddressData, decode_dns_record
 from ..formats.errors import DecodeError
-from ..inventory import DomainController, Inventory, parent_dn, same_dn
+from ..inventory import DomainController, Inventory, same_dn
 from ..ldap import Entry, LdapError, RootDSE
 from ..resolver import ResolveError, Resolver, SrvTarget
 from .base import CheckContext, CheckFailed, Finding, for_each_dc
@@ -162,7 +163,7 @@ class DnsResult:
     down: tuple[str, ...]  # DCs the inventory found not answering
     servers: tuple[ServerView, ...]
     probes: tuple[AddressProbe, ...]
-    forest_dc_hosts: tuple[str, ...] | None  # None: unknown (another domain's DCs could not be read)
+    forest_dc_hosts: tuple[str, ...] | None  # every DC of the forest; None: unknown
     zone_records: tuple[ZoneRecord, ...] = ()
     zones_error: str | None = None
     zones_read: bool = False
@@ -204,7 +205,7 @@ class DnsResult:
 
 def judge_probe(dc: DomainController, address: str, root: RootDSE) -> AddressProbe:
     """Is the LDAP server that answered at ``address`` the DC itself?"""
-    if root.dns_host_name and root.dns_host_name.rstrip(".") != dc.host:
+    if root.dns_host_name and root.dns_host_name != dc.host:
         return AddressProbe(dc.host, address, True, f"{root.dns_host_name} answers there")
     if root.ds_service_name and not same_dn(root.ds_service_name, dc.dsa_dn):
         return AddressProbe(dc.host, address, True, f"the DSA {root.ds_service_name} answers there")
@@ -263,10 +264,6 @@ def _node_names(hosts: Iterable[str]) -> list[str]:
         labels = host.split(".")
         names += [".".join(labels[:i]) for i in range(1, len(labels))]
     return sorted(set(names))
-
-
-def _ldap_escape(value: str) -> str:
-    return "".join(f"\\{ord(c):02x}" if c in "\\*()\0" else c for c in value)
 
 
 # --- I/O -------------------------------------------------------------------------------------
@@ -379,62 +376,44 @@ def _probe_addresses(ctx: CheckContext, inventory: Inventory, pairs: list[tuple[
 
 
 @dataclass(frozen=True)
-class _DirectoryView:
-    forest_hosts: tuple[str, ...] | None
+class _ZoneView:
     records: tuple[ZoneRecord, ...] = ()
     error: str | None = None
-    zones_read: bool = False
+    read: bool = False
 
 
-def _read_directory(ctx: CheckContext, inventory: Inventory) -> _DirectoryView:
-    """Zones (when enabled) and, in a multi-domain forest, every DC host of the forest."""
-    need_forest = inventory.forest != inventory.domain
-    forest_hosts: tuple[str, ...] | None = inventory.hosts if not need_forest else None
-    if not ctx.domain.dns.read_zones and not need_forest:
-        return _DirectoryView(forest_hosts)
+def _read_zones(ctx: CheckContext, inventory: Inventory) -> _ZoneView:
+    """The DCs' records in the AD-integrated zones, from the first DC that answers."""
     up = inventory.up_hosts()
     candidates = [h for h in inventory.read_order() if h in up]
     if not candidates:
-        return _DirectoryView(forest_hosts, error="no DC answers LDAP")
-    host = candidates[0]
-    records: list[ZoneRecord] = []
-    problems: list[str] = []
-    try:
-        with ctx.directory.connect(host) as conn:
-            if need_forest:
-                forest_hosts = _forest_dc_hosts(conn, inventory.configuration_dn)
-            if not ctx.domain.dns.read_zones:
-                return _DirectoryView(forest_hosts)
-            filt = _DNS_NODE_FILTER.format(names="".join(f"(name={_ldap_escape(n)})" for n in _node_names(inventory.hosts)))
-            for base in (
-                f"CN=MicrosoftDNS,DC=DomainDnsZones,{inventory.domain_dn}",
-                f"CN=MicrosoftDNS,DC=ForestDnsZones,{inventory.forest_dn}",
-                f"CN=MicrosoftDNS,CN=System,{inventory.domain_dn}",
-            ):
-                try:
-                    entries = list(conn.search(base, filt, ("dnsRecord",)))
-                except LdapError as exc:
-                    if "noSuchObject" in exc.reason:  # that partition holds no zones here
-                        continue
-                    raise
-                found_records, errors = zone_records(entries, inventory.hosts)
-                records += found_records
-                problems += errors
-    except LdapError as exc:
-        return _DirectoryView(forest_hosts, tuple(records), f"{host}: {exc.reason}")
-    return _DirectoryView(forest_hosts, tuple(records), "; ".join(problems) or None, zones_read=True)
-
-
-def _forest_dc_hosts(conn, configuration_dn: str) -> tuple[str, ...]:
-    """Host names of every DC of the forest: server objects that have an nTDSDSA child."""
-    sites = f"CN=Sites,{configuration_dn}"
-    names = {e.dn.lower(): e.text("dNSHostName") for e in conn.search(sites, "(objectClass=server)", ("dNSHostName",))}
-    hosts = set()
-    for dsa in conn.search(sites, "(objectClass=nTDSDSA)", ("objectClass",)):
-        name = names.get(parent_dn(dsa.dn).lower())
-        if name:
-            hosts.add(name.lower().rstrip("."))
-    return tuple(sorted(hosts))
+        return _ZoneView(error="no DC answers LDAP")
+    filt = _DNS_NODE_FILTER.format(names="".join(f"(name={escape_filter_chars(n)})" for n in _node_names(inventory.hosts)))
+    failures: list[str] = []
+    for host in candidates:
+        records: list[ZoneRecord] = []
+        problems: list[str] = []
+        try:
+            with ctx.directory.connect(host) as conn:
+                for base in (
+                    f"CN=MicrosoftDNS,DC=DomainDnsZones,{inventory.domain_dn}",
+                    f"CN=MicrosoftDNS,DC=ForestDnsZones,{inventory.forest_dn}",
+                    f"CN=MicrosoftDNS,CN=System,{inventory.domain_dn}",
+                ):
+                    try:
+                        entries = list(conn.search(base, filt, ("dnsRecord",)))
+                    except LdapError as exc:
+                        if "noSuchObject" in exc.reason:  # that partition holds no zones here
+                            continue
+                        raise
+                    found_records, errors = zone_records(entries, inventory.hosts)
+                    records += found_records
+                    problems += errors
+        except LdapError as exc:
+            failures.append(f"{host}: {exc.reason}")
+            continue
+        return _ZoneView(tuple(records), "; ".join(problems) or None, read=True)
+    return _ZoneView(error="; ".join(failures))
 
 
 def run(ctx: CheckContext) -> DnsResult:
@@ -456,9 +435,9 @@ def run(ctx: CheckContext) -> DnsResult:
 
     pairs = sorted({(d.host, a) for v in views for d in v.dcs for a in d.addresses or ()})
     probes = _probe_addresses(ctx, inventory, pairs)
-    directory = _read_directory(ctx, inventory)
-    if directory.error:
-        log.debug("cannot read the AD-integrated DNS zones", extra={"domain": ctx.domain.name, "reason": directory.error})
+    zones = _read_zones(ctx, inventory) if cfg.read_zones else _ZoneView()
+    if zones.error:
+        log.debug("cannot read the AD-integrated DNS zones", extra={"domain": ctx.domain.name, "reason": zones.error})
 
     result = DnsResult(
         domain=ctx.domain.name,
@@ -468,10 +447,10 @@ def run(ctx: CheckContext) -> DnsResult:
         down=tuple(h for h in inventory.hosts if h not in inventory.up_hosts()),
         servers=tuple(sorted(views, key=lambda v: v.server)),
         probes=tuple(probes),
-        forest_dc_hosts=directory.forest_hosts,
-        zone_records=directory.records,
-        zones_error=directory.error,
-        zones_read=directory.zones_read,
+        forest_dc_hosts=inventory.forest_hosts or None,
+        zone_records=zones.records,
+        zones_error=zones.error,
+        zones_read=zones.read,
     )
     for p in probes:
         if p.stale:

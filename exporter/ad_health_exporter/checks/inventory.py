@@ -102,6 +102,7 @@ def _read_topology(ctx: CheckContext, conn: Connection, domain_dn: str) -> Inven
         pdc_owner = head.text("fSMORoleOwner")
 
     dcs: list[DomainController] = []
+    forest_dcs: dict[uuid.UUID, str] = {}
     for dsa in conn.search(sites_dn, "(objectClass=nTDSDSA)", _DSA_ATTRS):
         server_dn = parent_dn(dsa.dn)
         server = servers.get(server_dn.lower())
@@ -112,19 +113,23 @@ def _read_topology(ctx: CheckContext, conn: Connection, domain_dn: str) -> Inven
                 extra={"domain": ctx.domain.name, "dsa": dsa.dn},
             )
             continue
+        host = host.lower().rstrip(".")
+        guid_raw = dsa.first_raw("objectGUID")
+        guid = uuid.UUID(bytes_le=guid_raw) if guid_raw is not None and len(guid_raw) == 16 else None
+        if guid is not None:
+            forest_dcs[guid] = host
         if not _hosts_domain(dsa, domain_dn):
             continue
-        guid_raw = dsa.first_raw("objectGUID")
-        if guid_raw is None or len(guid_raw) != 16:
+        if guid is None:
             log.warning("skipping a DC whose nTDSDSA has no objectGUID", extra={"domain": ctx.domain.name, "dsa": dsa.dn})
             continue
         ncs = dsa.texts("msDS-hasMasterNCs") or dsa.texts("hasMasterNCs")
         dcs.append(
             DomainController(
-                host=host.lower().rstrip("."),
+                host=host,
                 name=server_dn.split(",", 1)[0].split("=", 1)[1],
                 site=site_of_dsa(dsa.dn),
-                dsa_guid=uuid.UUID(bytes_le=guid_raw),
+                dsa_guid=guid,
                 dsa_dn=dsa.dn,
                 server_dn=server_dn,
                 computer_dn=server.text("serverReference") if server is not None else None,
@@ -146,6 +151,7 @@ def _read_topology(ctx: CheckContext, conn: Connection, domain_dn: str) -> Inven
         schema_dn=root.schema_naming_context or f"CN=Schema,{config_dn}",
         domain_controllers=tuple(dcs),
         read_from=conn.host,
+        forest_dcs=forest_dcs,
     )
 
 

@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from ldap3.utils.conv import escape_bytes
-
 from ..formats.errors import DecodeError
 from ..formats.filetime import parse_generalized_time
 from ..formats.neighbors import parse_neighbor_xml
 from ..formats.repsfrom import ReplicationNeighbor, decode_reps_from
 from ..formats.winerror import describe as describe_result
-from ..inventory import Inventory, parent_dn, same_dn
+from ..inventory import Inventory, same_dn
 from ..ldap import Connection, LdapError
 from .base import CheckContext, CheckFailed, Finding, for_each_dc
 
@@ -131,27 +129,6 @@ def unix_time(current_time: str | None) -> float | None:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _forest_dsa_hosts(conn: Connection, configuration_dn: str, guids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Host names of nTDSDSA objects by GUID, for partners outside this domain's inventory.
-
-    A GUID that matches no live nTDSDSA (a removed DC) is simply absent from the answer.
-    """
-    if not guids:
-        return {}
-    clauses = "".join(f"(objectGUID={escape_bytes(g.bytes_le)})" for g in sorted(guids))
-    found: dict[uuid.UUID, str] = {}
-    sites = f"CN=Sites,{configuration_dn}"
-    for dsa in conn.search(sites, f"(&(objectClass=nTDSDSA)(|{clauses}))", ("objectGUID",)):
-        raw = dsa.first_raw("objectGUID")
-        if raw is None or len(raw) != 16:
-            continue
-        server = conn.read(parent_dn(dsa.dn), ("dNSHostName",))
-        host = server.text("dNSHostName") if server is not None else None
-        if host:
-            found[uuid.UUID(bytes_le=raw)] = host.lower().rstrip(".")
-    return found
-
-
 def _read_dc(inventory: Inventory, conn: Connection) -> DcReplication:
     host = conn.host
     root = conn.root_dse(("currentTime", "namingContexts"))
@@ -176,7 +153,8 @@ def _read_dc(inventory: Inventory, conn: Connection) -> DcReplication:
             continue
         neighbors += [(nc, n, decoded.origin) for n in decoded.neighbors]
     unknown = {n.source_dsa_guid for _, n, _ in neighbors if inventory.by_dsa_guid(n.source_dsa_guid) is None}
-    others = _forest_dsa_hosts(conn, inventory.configuration_dn, unknown)
+    # Partners in other domains of the forest; a GUID no DC has any more (a removed DC) stays unnamed.
+    others = {g: inventory.forest_dcs[g] for g in unknown if g in inventory.forest_dcs}
     links = []
     for nc, n, origin in neighbors:
         dc = inventory.by_dsa_guid(n.source_dsa_guid)
