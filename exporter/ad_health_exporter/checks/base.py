@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Literal, TypeVar
 
 from ..config import DomainConfig
-from ..ldap import Directory
+from ..ldap import Directory, LdapError
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
@@ -66,14 +66,16 @@ def for_each_dc(
     work: Callable[[str], T],
     *,
     timeout: float,
-    describe_error: Callable[[BaseException], str] = str,
+    describe_error: Callable[[BaseException], str] | None = None,
 ) -> dict[str, tuple[T | None, str | None]]:
     """Run ``work(host)`` for every DC concurrently; one slow or dead DC costs only its own slot.
 
     Returns host -> (value, None) or (None, reason). A DC still running after ``timeout``
     seconds is reported as timed out; its thread is left to finish on its own (sockets
-    carry their own timeouts), and the other DCs' results are not held back.
+    carry their own timeouts), and the other DCs' results are not held back. An LdapError is
+    described by its reason alone: the result is keyed by the host already.
     """
+    describe = describe_error or _reason
     hosts = list(dict.fromkeys(hosts))
     results: dict[str, tuple[T | None, str | None]] = {}
     if not hosts:
@@ -85,9 +87,13 @@ def for_each_dc(
         for fut in done:
             host = futures[fut]
             exc = fut.exception()
-            results[host] = (None, describe_error(exc)) if exc is not None else (fut.result(), None)
+            results[host] = (None, describe(exc)) if exc is not None else (fut.result(), None)
         for fut in not_done:
             results[futures[fut]] = (None, f"no answer within {timeout:g}s")
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return {h: results[h] for h in hosts}
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.reason if isinstance(exc, LdapError) else str(exc)

@@ -25,7 +25,7 @@ from ..formats.neighbors import parse_neighbor_xml
 from ..formats.repsfrom import ReplicationNeighbor, decode_reps_from
 from ..formats.winerror import describe as describe_result
 from ..inventory import Inventory, same_dn
-from ..ldap import Connection, LdapError
+from ..ldap import Connection
 from .base import CheckContext, CheckFailed, Finding, for_each_dc
 
 NAME = "replication"
@@ -191,11 +191,8 @@ def run(ctx: CheckContext) -> ReplicationResult:
         with ctx.directory.connect(host) as conn:
             return _read_dc(inventory, conn)
 
-    def why(exc: BaseException) -> str:
-        return exc.reason if isinstance(exc, LdapError) else str(exc)
-
     states: list[DcReplication] = []
-    for host, (value, error) in for_each_dc(inventory.hosts, read, timeout=_budget(ctx), describe_error=why).items():
+    for host, (value, error) in for_each_dc(inventory.hosts, read, timeout=_budget(ctx)).items():
         state = value if value is not None else DcReplication(host=host, error=error or "no answer")
         states.append(state)
         _log(ctx, state)
