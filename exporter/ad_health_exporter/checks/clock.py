@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Callable
 
 import ntplib
@@ -115,8 +114,7 @@ def ldap_offset(current_time: str, sent: float, received: float) -> float:
     ``currentTime`` is truncated to whole seconds: the DC's real time lies anywhere in
     [t, t+1), so half a second is added to centre the estimate. Raises DecodeError.
     """
-    when = parse_generalized_time(current_time)
-    dc_seconds = (when - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds()
+    dc_seconds = parse_generalized_time(current_time).timestamp()
     if _WHOLE_SECONDS.match(current_time):
         dc_seconds += 0.5
     return dc_seconds - (sent + received) / 2

@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 NEIGHBORS_ATTRIBUTE = "msDS-NCReplInboundNeighbors"
 REPS_FROM_ATTRIBUTE = "repsFrom"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def unix_time(current_time: str | None) -> float | None:
     if not current_time:
         return None
     try:
-        return (parse_generalized_time(current_time) - _EPOCH).total_seconds()
+        return parse_generalized_time(current_time).timestamp()
     except DecodeError:
         return None
 
