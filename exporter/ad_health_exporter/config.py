@@ -270,10 +270,14 @@ def _ip(node: _Node) -> str:
         raise node.fail(f"must be an IP address, got {text!r}") from None
 
 
-def _readable_file(node: _Node, base: Path) -> Path:
+def file_path(node: _Node, base: Path) -> Path:
+    """A configured path; a relative one is relative to the configuration file's directory."""
     path = Path(node.string())
-    if not path.is_absolute():
-        path = base / path
+    return path if path.is_absolute() else base / path
+
+
+def _readable_file(node: _Node, base: Path) -> Path:
+    path = file_path(node, base)
     try:
         with path.open("rb"):
             pass

@@ -39,7 +39,7 @@ from typing import Any, Mapping
 
 import bcrypt
 
-from .config import ConfigError, _Node, read_yaml
+from .config import ConfigError, _Node, file_path, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ def _tls(node: _Node, base: Path) -> TlsServerConfig:
     for required in ("cert_file", "key_file"):
         if required not in keys or keys[required].value in (None, ""):
             raise node.fail(f"missing {required} (TLS needs both cert_file and key_file)")
-    cert_file = _path(keys["cert_file"], base)
-    key_file = _path(keys["key_file"], base)
+    cert_file = file_path(keys["cert_file"], base)
+    key_file = file_path(keys["key_file"], base)
 
     client_auth = "NoClientCert"
     if "client_auth_type" in keys and keys["client_auth_type"].value not in (None, ""):
@@ -178,7 +178,7 @@ def _tls(node: _Node, base: Path) -> TlsServerConfig:
             raise keys["client_auth_type"].fail(f"must be one of {', '.join(_CLIENT_AUTH)}; got {client_auth!r}")
     client_ca = None
     if "client_ca_file" in keys and keys["client_ca_file"].value not in (None, ""):
-        client_ca = _path(keys["client_ca_file"], base)
+        client_ca = file_path(keys["client_ca_file"], base)
         if client_auth == "NoClientCert":
             raise keys["client_ca_file"].fail(
                 "a client CA is set but client_auth_type is NoClientCert: set client_auth_type: RequireAndVerifyClientCert"
@@ -233,11 +233,6 @@ def _version(node: _Node | None, default: str) -> str:
     if text not in _VERSIONS:
         raise node.fail(f"must be TLS12 or TLS13; got {text!r}")
     return text
-
-
-def _path(node: _Node, base: Path) -> Path:
-    path = Path(node.string())
-    return path if path.is_absolute() else base / path
 
 
 def _http(node: _Node) -> tuple[tuple[str, str], ...]:
