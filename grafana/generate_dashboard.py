@@ -424,61 +424,64 @@ def clocks_row(policy: Policy) -> list[Any]:
     ]
 
 
+def replsummary_table(side: str, title: str, text: str, age_thresholds: Any) -> Any:
+    """One side of repadmin /replsummary, from the recording rules aggregated by ``side``."""
+    return table_panel(
+        title,
+        f"{text} From the recording rules in alerts/ad-health.rules.yml.",
+        [query("A", sel(f"{side}:ad_replication_largest_delta_seconds:max"), kind="table"),
+         query("B", sel(f"{side}:ad_replication_failing_links:count"), kind="table"),
+         query("C", sel(f"{side}:ad_replication_links:count"), kind="table")],
+        {"Value #A": "Largest delta", "Value #B": "Fails", "Value #C": "Total"},
+        columns=[column("Largest delta", unit_of("dtdurations"), thresholds_of(age_thresholds), COLOURED),
+                 column("Fails", thresholds_of(steps((None, "green"), (1, "red"))), COLOURED)],
+    )
+
+
+def matrix_table(title: str, text: str, expr: str, unit: str, thresholds: Any) -> Any:
+    """Destination DCs as rows, their sources as columns, one value per pair."""
+    return table_panel(
+        title, text, [query("A", expr, kind="table")], {},
+        extra=[model.DataTransformerConfig(id_val="groupingToMatrix", options={
+            "rowField": "domain_controller", "columnField": "source", "valueField": "Value",
+            "emptyValue": "null"})],
+        unit=unit,
+    ).thresholds(thresholds).cell_options(common.TableColorTextCellOptions())
+
+
 def replication_row(policy: Policy) -> list[Any]:
     max_age = policy.replication_max_age_seconds
     age_thresholds = steps((None, "green"), (3600, "orange"), (max_age, "red"))
     failures = sel("ad_replication_consecutive_failures")
     return [
         dashboard.Row("Replication"),
-        table_panel(
-            "Replication summary by destination",
+        replsummary_table(
+            "domain_controller", "Replication summary by destination",
             "The repadmin /replsummary view, per destination DC: largest delta is the longest time since a "
             "successful inbound replication over its links (one link per naming context and source); fails "
-            "of total counts links whose last attempts failed. From the recording rules in "
-            "alerts/ad-health.rules.yml.",
-            [query("A", sel("domain_controller:ad_replication_largest_delta_seconds:max"), kind="table"),
-             query("B", sel("domain_controller:ad_replication_failing_links:count"), kind="table"),
-             query("C", sel("domain_controller:ad_replication_links:count"), kind="table")],
-            {"Value #A": "Largest delta", "Value #B": "Fails", "Value #C": "Total"},
-            columns=[column("Largest delta", unit_of("dtdurations"), thresholds_of(age_thresholds), COLOURED),
-                     column("Fails", thresholds_of(steps((None, "green"), (1, "red"))), COLOURED)],
+            "of total counts links whose last attempts failed.",
+            age_thresholds,
         ),
-        table_panel(
-            "Replication summary by source",
+        replsummary_table(
+            "source", "Replication summary by source",
             "The source side of repadmin /replsummary: for each DC that others pull from, the longest time "
-            "since a successful pull from it and how many of those links fail. From the recording rules in "
-            "alerts/ad-health.rules.yml.",
-            [query("A", sel("source:ad_replication_largest_delta_seconds:max"), kind="table"),
-             query("B", sel("source:ad_replication_failing_links:count"), kind="table"),
-             query("C", sel("source:ad_replication_links:count"), kind="table")],
-            {"Value #A": "Largest delta", "Value #B": "Fails", "Value #C": "Total"},
-            columns=[column("Largest delta", unit_of("dtdurations"), thresholds_of(age_thresholds), COLOURED),
-                     column("Fails", thresholds_of(steps((None, "green"), (1, "red"))), COLOURED)],
+            "since a successful pull from it and how many of those links fail.",
+            age_thresholds,
         ),
-        table_panel(
+        matrix_table(
             "Replication matrix: consecutive failures",
             "Rows are destination DCs, columns their sources; each cell is the highest number of consecutive "
             "failed attempts over the naming contexts replicated between the two. Empty: no link.",
-            [query("A", f"max by (domain_controller, source) ({failures})", kind="table")],
-            {},
-            extra=[model.DataTransformerConfig(id_val="groupingToMatrix", options={
-                "rowField": "domain_controller", "columnField": "source", "valueField": "Value",
-                "emptyValue": "null"})],
-            unit="short",
-        ).thresholds(steps((None, "green"), (1, "red"))).cell_options(common.TableColorTextCellOptions()),
-        table_panel(
+            f"max by (domain_controller, source) ({failures})", "short", steps((None, "green"), (1, "red")),
+        ),
+        matrix_table(
             "Replication matrix: time since last success",
             "Rows are destination DCs, columns their sources; each cell is the longest time since a "
             f"successful replication over the naming contexts between the two. Red beyond {number(max_age)} s "
             "(the replication alert's threshold). A link that never succeeded shows the time since 1970.",
-            [query("A", "max by (domain_controller, source) "
-                        f"(time() - {sel('ad_replication_last_success_timestamp_seconds')})", kind="table")],
-            {},
-            extra=[model.DataTransformerConfig(id_val="groupingToMatrix", options={
-                "rowField": "domain_controller", "columnField": "source", "valueField": "Value",
-                "emptyValue": "null"})],
-            unit="dtdurations",
-        ).thresholds(age_thresholds).cell_options(common.TableColorTextCellOptions()),
+            f"max by (domain_controller, source) (time() - {sel('ad_replication_last_success_timestamp_seconds')})",
+            "dtdurations", age_thresholds,
+        ),
         table_panel(
             "Failing links",
             "Every link whose last attempt failed, with the Win32 result of the last attempt (unsigned: "
