@@ -23,11 +23,14 @@ import time
 from typing import Sequence
 
 from . import config as config_mod
-from . import logs, report, webconfig
+from . import logs, report
 from .app import Exporter, check_once
 from .registry import BY_NAME
 from .version import VERSION
-from .web import App, ListenAddress, Server, StatusSource, parse_listen_address
+from .web.address import ListenAddress, parse_listen_address
+from .web.live import WebConfigSource
+from .web.pages import App, StatusSource
+from .web.server import Server
 
 log = logging.getLogger("ad_health_exporter")
 
@@ -67,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `check` never serves, so a web configuration it would not use cannot stop it.
     if args.web_config_file and (args.command != "check" or args.check_config):
         try:
-            web = webconfig.WebConfigSource(args.web_config_file)
+            web = WebConfigSource(args.web_config_file)
         except (config_mod.ConfigError, OSError) as exc:
             return _fail(f"--web.config.file: {exc}")
     else:
@@ -91,7 +94,7 @@ RELOAD_WARM_UP = 30.0
 STOP_GRACE = 10.0
 
 
-def _serve(cfg: config_mod.Config, args: argparse.Namespace, web: webconfig.WebConfigSource | None) -> int:
+def _serve(cfg: config_mod.Config, args: argparse.Namespace, web: WebConfigSource | None) -> int:
     try:
         address = parse_listen_address(args.listen_address)
     except ValueError as exc:
@@ -135,7 +138,7 @@ def _reload(
     config_file: str,
     old: Exporter,
     app: App,
-    web: webconfig.WebConfigSource | None,
+    web: WebConfigSource | None,
     events: "queue.SimpleQueue[str]",
 ) -> Exporter:
     log.info("reloading configuration", extra={"file": config_file})

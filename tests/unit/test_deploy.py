@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ad_health_exporter import cli, config, webconfig
+from ad_health_exporter import cli, config
+from ad_health_exporter.web import settings as web_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -135,5 +136,5 @@ def test_kubernetes_example(tmp_path: Path) -> None:
     rebase = lambda text: text.replace("/etc/ad-health-exporter/", f"{tmp_path}/etc/ad-health-exporter/")  # noqa: E731
     cfg = config.parse(yaml.safe_load(rebase(files[args.config_file])), base=tmp_path)
     assert cfg.domains[0].bind.password is not None
-    web = webconfig.parse(yaml.safe_load(rebase(files[args.web_config_file])), base=tmp_path)
+    web = web_settings.parse(yaml.safe_load(rebase(files[args.web_config_file])), base=tmp_path)
     assert web.tls is not None and web.users

@@ -13,7 +13,9 @@ from ad_health_exporter.checks.base import CheckError
 from ad_health_exporter.config import BindConfig, Config, DomainConfig, Secret
 from ad_health_exporter.inventory import DomainController, Inventory, Reachability
 from ad_health_exporter.registry import CHECKS, CheckDefinition
-from ad_health_exporter.web import App, Server, StatusSource, parse_listen_address
+from ad_health_exporter.web.address import parse_listen_address
+from ad_health_exporter.web.pages import App, StatusSource
+from ad_health_exporter.web.server import Server
 from ad_health_exporter.version import VERSION
 import uuid
 

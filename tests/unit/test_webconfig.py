@@ -10,8 +10,9 @@ import bcrypt
 import pytest
 import yaml
 
-from ad_health_exporter import webconfig
-from ad_health_exporter.webconfig import BasicAuth, WebConfigError
+from ad_health_exporter.web.basic_auth import BasicAuth
+from ad_health_exporter.web.settings import WebConfigError, bcrypt_cost, load
+from ad_health_exporter.web.tls import ssl_context
 from testpki import TestCA
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -36,7 +37,7 @@ def tls_block(pki, **extra) -> dict:
 
 
 def test_empty_file_means_plain_http(tmp_path: Path) -> None:
-    cfg = webconfig.load(write(tmp_path, ""))
+    cfg = load(write(tmp_path, ""))
     assert cfg.tls is None and not cfg.users and cfg.headers == ()
 
 
@@ -51,14 +52,14 @@ def test_full_config_parses(tmp_path: Path, pki) -> None:
         "http_server_config": {"http2": False, "headers": {"X-Frame-Options": "deny", "Strict-Transport-Security": "max-age=31536000"}},
         "basic_auth_users": {"prometheus": HASH_10},
     }
-    cfg = webconfig.load(write(tmp_path, data))
+    cfg = load(write(tmp_path, data))
     assert cfg.tls.client_auth_type == "RequireAndVerifyClientCert"
     assert cfg.tls.min_version == "TLS13" and cfg.tls.max_version == "TLS13"
     assert cfg.tls.cipher_suites == ("ECDHE-RSA-AES128-GCM-SHA256",)  # TLS 1.3 names are not configurable
     assert cfg.tls.client_allowed_sans == ("prometheus.example",)
     assert dict(cfg.headers) == {"X-Frame-Options": "deny", "Strict-Transport-Security": "max-age=31536000"}
     assert set(cfg.users) == {"prometheus"}
-    ctx = webconfig.ssl_context(cfg.tls)
+    ctx = ssl_context(cfg.tls)
     assert ctx.verify_mode.name == "CERT_REQUIRED"
 
 
@@ -66,9 +67,9 @@ def test_relative_paths_are_taken_from_the_file(tmp_path: Path, pki) -> None:
     _, server = pki
     shutil.copy(server.cert, tmp_path / "c.pem")
     shutil.copy(server.key, tmp_path / "k.pem")
-    cfg = webconfig.load(write(tmp_path, {"tls_server_config": {"cert_file": "c.pem", "key_file": "k.pem"}}))
+    cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": "c.pem", "key_file": "k.pem"}}))
     assert cfg.tls.cert_file == tmp_path.resolve() / "c.pem"
-    webconfig.ssl_context(cfg.tls)
+    ssl_context(cfg.tls)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +117,7 @@ def test_relative_paths_are_taken_from_the_file(tmp_path: Path, pki) -> None:
 def test_refused_with_the_key_named(tmp_path: Path, data, message: str) -> None:
     path = write(tmp_path, data)
     with pytest.raises(WebConfigError) as info:
-        webconfig.load(path)
+        load(path)
     text = str(info.value)
     assert text.startswith(f"{path}: ") and message in text, text
     assert "plain-password" not in text  # a password pasted where a hash belongs is never echoed
@@ -124,22 +125,22 @@ def test_refused_with_the_key_named(tmp_path: Path, data, message: str) -> None:
 
 def test_file_problems(tmp_path: Path, pki) -> None:
     with pytest.raises(WebConfigError, match="no such file"):
-        webconfig.load(tmp_path / "missing.yml")
+        load(tmp_path / "missing.yml")
     with pytest.raises(WebConfigError, match="not valid YAML at line "):
-        webconfig.load(write(tmp_path, "tls_server_config: [\n"))
+        load(write(tmp_path, "tls_server_config: [\n"))
     ca, server = pki
     # A certificate with someone else's key.
     other = ca.issue("other")
-    cfg = webconfig.load(write(tmp_path, {"tls_server_config": {"cert_file": str(server.cert), "key_file": str(other.key)}}))
+    cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": str(server.cert), "key_file": str(other.key)}}))
     with pytest.raises(WebConfigError, match="cannot use cert_file .* with key_file .*: key values mismatch"):
-        webconfig.ssl_context(cfg.tls)
-    cfg = webconfig.load(write(tmp_path, {"tls_server_config": {"cert_file": str(tmp_path / "nope.pem"), "key_file": str(server.key)}}))
+        ssl_context(cfg.tls)
+    cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": str(tmp_path / "nope.pem"), "key_file": str(server.key)}}))
     with pytest.raises(WebConfigError, match="tls_server_config.cert_file: cannot read"):
-        webconfig.ssl_context(cfg.tls)
-    cfg = webconfig.load(write(tmp_path, {"tls_server_config": tls_block(
+        ssl_context(cfg.tls)
+    cfg = load(write(tmp_path, {"tls_server_config": tls_block(
         pki, client_auth_type="RequireAndVerifyClientCert", client_ca_file=str(server.key))}))
     with pytest.raises(WebConfigError, match="client_ca_file"):
-        webconfig.ssl_context(cfg.tls)
+        ssl_context(cfg.tls)
 
 
 def test_encrypted_key_is_refused_without_prompting(tmp_path: Path, pki) -> None:
@@ -150,14 +151,14 @@ def test_encrypted_key_is_refused_without_prompting(tmp_path: Path, pki) -> None
     locked = tmp_path / "locked.key"
     locked.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.BestAvailableEncryption(b"pass")))
-    cfg = webconfig.load(write(tmp_path, {"tls_server_config": {"cert_file": str(server.cert), "key_file": str(locked)}}))
+    cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": str(server.cert), "key_file": str(locked)}}))
     with pytest.raises(WebConfigError, match="encrypted with a passphrase"):
-        webconfig.ssl_context(cfg.tls)
+        ssl_context(cfg.tls)
 
 
 def test_default_ciphers_are_forward_secret_aead_only(tmp_path: Path, pki) -> None:
-    cfg = webconfig.load(write(tmp_path, {"tls_server_config": tls_block(pki)}))
-    ctx = webconfig.ssl_context(cfg.tls)
+    cfg = load(write(tmp_path, {"tls_server_config": tls_block(pki)}))
+    ctx = ssl_context(cfg.tls)
     tls12 = [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.2"]
     assert tls12 and all(n.startswith("ECDHE-") and ("GCM" in n or "CHACHA20" in n) for n in tls12), tls12
     assert ctx.minimum_version.name == "TLSv1_2"
@@ -198,17 +199,17 @@ def test_unknown_user_costs_a_bcrypt_like_a_known_one() -> None:
     assert auth.check(basic("prometheus", "guess")) is None
     assert len(seen) == 2
     dummy, real = seen
-    assert dummy != real and webconfig.bcrypt_cost(dummy) == webconfig.bcrypt_cost(real) == 10
+    assert dummy != real and bcrypt_cost(dummy) == bcrypt_cost(real) == 10
     # Even if the dummy hash matched, an unknown user is never let in.
     always = BasicAuth({"prometheus": HASH_10.encode()}, checkpw=lambda p, h: True)
     assert always.check(basic("mallory", "anything")) is None
 
 
 def test_bcrypt_cost_parser() -> None:
-    assert webconfig.bcrypt_cost(HASH_10.encode()) == 10
-    assert webconfig.bcrypt_cost(HASH_10.replace("$2b$", "$2y$").encode()) == 10
-    assert webconfig.bcrypt_cost(b"$1$abc") is None
-    assert webconfig.bcrypt_cost(HASH_10.encode()[:-1]) is None
+    assert bcrypt_cost(HASH_10.encode()) == 10
+    assert bcrypt_cost(HASH_10.replace("$2b$", "$2y$").encode()) == 10
+    assert bcrypt_cost(b"$1$abc") is None
+    assert bcrypt_cost(HASH_10.encode()[:-1]) is None
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (make deps)")
@@ -224,8 +225,8 @@ def test_shipped_examples_pass_promtool_and_our_parser(tmp_path: Path, pki, name
     path = write(tmp_path, data)
     proc = subprocess.run(["promtool", "check", "web-config", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    cfg = webconfig.load(path)
-    webconfig.ssl_context(cfg.tls)
+    cfg = load(path)
+    ssl_context(cfg.tls)
     if "basic_auth_users" in data:
         # The example's hash is of the password its comment names.
         assert BasicAuth(cfg.users).check(basic("prometheus", "change-me")) == "prometheus"
@@ -237,4 +238,4 @@ def test_promtool_and_we_agree_on_unknown_keys(tmp_path: Path, pki) -> None:
     proc = subprocess.run(["promtool", "check", "web-config", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     with pytest.raises(WebConfigError, match="not_a_key: unknown key"):
-        webconfig.load(path)
+        load(path)

@@ -19,8 +19,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
 from ad_health_exporter import cli
-from ad_health_exporter.web import App, Server, parse_listen_address
-from ad_health_exporter.webconfig import WebConfigSource
+from ad_health_exporter.web.address import parse_listen_address
+from ad_health_exporter.web.live import WebConfigSource
+from ad_health_exporter.web.pages import App
+from ad_health_exporter.web.server import Server
 from testpki import TestCA
 
 PASSWORD = "scrape-secret-7d1f"
