@@ -40,7 +40,8 @@ import yaml  # noqa: E402
 
 from adlab import Lab  # noqa: E402
 from adlab import bulk  # noqa: E402
-from ad_health_exporter.checks import accounts, spn  # noqa: E402
+from ad_health_exporter.checks.accounts import scan as accounts  # noqa: E402
+from ad_health_exporter.checks.spn import index as spn  # noqa: E402
 
 
 def exporter_config(info, dc: str, page_size: int) -> dict:

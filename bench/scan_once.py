@@ -17,10 +17,12 @@ import sys
 import time
 
 from ad_health_exporter import config
-from ad_health_exporter import ldap as ldap_layer
-from ad_health_exporter.checks import accounts, inventory, spn
+from ad_health_exporter.catalogue import BY_NAME, CHECKS
 from ad_health_exporter.checks.base import CheckContext
+from ad_health_exporter.config import DomainConfig
 from ad_health_exporter.ldap import Directory
+from ad_health_exporter.ldap import connection as ldap_connection
+from ad_health_exporter.topology import Inventory
 
 
 def peak_rss_mb() -> float:
@@ -42,19 +44,24 @@ def stock_paged_search(conn, base, filter_, attributes, scope, page_size):
             return
 
 
+def run(name: str, domain: DomainConfig, directory: Directory, inventory: Inventory | None):
+    check = BY_NAME[name]
+    ctx = CheckContext(domain=domain, directory=directory, inventory=inventory, settings=domain.settings[name])
+    return check.run(ctx)
+
+
 def main() -> int:
     if "--stock" in sys.argv[2:]:
-        ldap_layer.paged_search = stock_paged_search
-    domain = config.load(sys.argv[1]).domains[0]
+        ldap_connection.paged_search = stock_paged_search
+    domain = config.load(sys.argv[1], CHECKS).domains[0]
     directory = Directory(domain)
-    ctx = CheckContext(domain=domain, directory=directory, inventory=None)
-    ctx.inventory = inventory.run(ctx)
+    inventory = run("inventory", domain, directory, None)
     before = peak_rss_mb()
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    spn_result = spn.run(ctx)
+    spn_result = run("spn", domain, directory, inventory)
     t1 = time.perf_counter()
-    accounts_result = accounts.run(ctx)
+    accounts_result = run("accounts", domain, directory, inventory)
     t2 = time.perf_counter()
     print(json.dumps({
         "spn_seconds": t1 - t0,

@@ -1,26 +1,29 @@
-"""Wires configuration, checks, scheduler and collector together."""
+"""Wires configuration, the check catalogue, the scheduler, the result store and the collector."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
-from .checks.base import CheckContext
-from .collector import ExporterCollector
+from .catalogue import CHECKS
+from .checks.base import Check, CheckContext
 from .config import Config, DomainConfig
-from .inventory import Inventory
 from .ldap import Directory
-from .registry import CHECKS, CheckDefinition
-from .scheduler import Job, Scheduler, run_once
+from .runtime.collector import ExporterCollector
+from .runtime.scheduler import Job, Scheduler, run_once
+from .runtime.store import ResultStore
+from .topology import Inventory
 from .version import VERSION
+
+Checks = tuple[Check[Any, Any], ...]
 
 
 def build_jobs(
     config: Config,
     latest: Callable[[str, str], object | None],
-    checks: tuple[CheckDefinition, ...] = CHECKS,
+    checks: Checks = CHECKS,
     directories: dict[str, Directory] | None = None,
 ) -> list[Job]:
     """One job per (domain, check). ``latest(domain, check)`` gives a check the newest inventory.
@@ -33,15 +36,18 @@ def build_jobs(
         directory = Directory(domain)
         if directories is not None:
             directories[domain.name] = directory
-        for definition in checks:
+        for check in checks:
+            # A DomainConfig built in code (not read from a file) may leave a check's interval out.
+            interval = domain.intervals.get(check.name, check.interval)
+            timeout = domain.timeouts.get(check.name, interval)
             jobs.append(
                 Job(
                     domain=domain.name,
-                    check=definition.name,
-                    interval=domain.interval(definition.name),
-                    timeout=domain.timeout(definition.name),
-                    run=_runner(domain, directory, definition, latest),
-                    after=("inventory",) if definition.needs_inventory else (),
+                    check=check.name,
+                    interval=interval,
+                    timeout=timeout,
+                    run=_runner(domain, directory, check, interval, timeout, latest),
+                    after=("inventory",) if check.needs_inventory else (),
                 )
             )
     return jobs
@@ -50,7 +56,9 @@ def build_jobs(
 def _runner(
     domain: DomainConfig,
     directory: Directory,
-    definition: CheckDefinition,
+    check: Check[Any, Any],
+    interval: float,
+    timeout: float,
     latest: Callable[[str, str], object | None],
 ) -> Callable[[], object]:
     def run() -> object:
@@ -59,26 +67,30 @@ def _runner(
             domain=domain,
             directory=directory,
             inventory=inventory if isinstance(inventory, Inventory) else None,
+            settings=domain.settings.get(check.name, check.settings.default if check.settings else None),
+            interval=interval,
+            timeout=timeout,
         )
-        return definition.run(ctx)
+        return check.run(ctx)
 
     return run
 
 
+def _store(config: Config, checks: Checks) -> ResultStore:
+    return ResultStore((d.name, c.name) for d in config.domains for c in checks)
+
+
 class Exporter:
-    """The long-running service: a scheduler and the registry that reads from it."""
+    """The long-running service: a scheduler, the store it fills and the Prometheus registry that reads it."""
 
-    def __init__(self, config: Config, checks: tuple[CheckDefinition, ...] = CHECKS) -> None:
+    def __init__(self, config: Config, checks: Checks = CHECKS) -> None:
         self.config = config
+        self.store = _store(config, checks)
         self.directories: dict[str, Directory] = {}
-        # Jobs read the newest inventory through self._latest; nothing runs before start().
-        self.scheduler = Scheduler(build_jobs(config, self._latest, checks, self.directories))
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(ExporterCollector(self.scheduler, checks, VERSION))
-        ProcessCollector(registry=self.registry)
-
-    def _latest(self, domain: str, check: str) -> object | None:
-        return self.scheduler.result(domain, check)
+        self.scheduler = Scheduler(build_jobs(config, self.store.result, checks, self.directories), self.store)
+        self.prometheus_registry = CollectorRegistry(auto_describe=False)
+        self.prometheus_registry.register(ExporterCollector(self.store, checks, VERSION))
+        ProcessCollector(registry=self.prometheus_registry)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -91,14 +103,12 @@ class Exporter:
         self.scheduler.stop(timeout)
 
 
-def check_once(config: Config, checks: tuple[CheckDefinition, ...] = CHECKS) -> Scheduler:
+def check_once(config: Config, checks: Checks = CHECKS) -> ResultStore:
     """Run every check of every domain once, in order (inventory first), for the report."""
-    holder: dict[str, Scheduler] = {}
+    store = _store(config, checks)
     directories: dict[str, Directory] = {}
-    # run_once records each job before the next starts, so later checks see the inventory.
-    jobs = build_jobs(config, lambda d, c: holder["s"].result(d, c), checks, directories)
     try:
-        return run_once(jobs, on_start=lambda s: holder.__setitem__("s", s))
+        return run_once(build_jobs(config, store.result, checks, directories), store)
     finally:
         for directory in directories.values():
             directory.close()

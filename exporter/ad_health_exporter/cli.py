@@ -23,9 +23,10 @@ import time
 from typing import Sequence
 
 from . import config as config_mod
-from . import logs, report
+from . import logs
 from .app import Exporter, check_once
-from .registry import BY_NAME
+from .catalogue import BY_NAME, CHECKS
+from .runtime import report
 from .version import VERSION
 from .web.address import ListenAddress, parse_listen_address
 from .web.live import WebConfigSource
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "healthcheck":
         return healthcheck(args.listen_address)
     try:
-        cfg = config_mod.load(args.config_file)
+        cfg = config_mod.load(args.config_file, CHECKS)
     except config_mod.ConfigError as exc:
         return _fail(str(exc))
     # `check` never serves, so a web configuration it would not use cannot stop it.
@@ -82,8 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.web_config_file}: web configuration is valid")
         return 0
     if args.command == "check":
-        scheduler = check_once(cfg)
-        return report.write(scheduler.states(), BY_NAME, sys.stdout).exit_status
+        store = check_once(cfg)
+        return report.write(store.states(), BY_NAME, sys.stdout).exit_status
     return _serve(cfg, args, web)
 
 
@@ -100,7 +101,7 @@ def _serve(cfg: config_mod.Config, args: argparse.Namespace, web: WebConfigSourc
     except ValueError as exc:
         return _fail(str(exc))
     exporter = Exporter(cfg)
-    app = App(exporter.registry, StatusSource(exporter.scheduler), VERSION)
+    app = App(exporter.prometheus_registry, StatusSource(exporter.store), VERSION)
     try:
         server = Server(app, address, web)
     except OSError as exc:
@@ -145,16 +146,16 @@ def _reload(
     if web is not None:
         web.reload()
     try:
-        cfg = config_mod.load(config_file)
+        cfg = config_mod.load(config_file, CHECKS)
     except config_mod.ConfigError as exc:
         log.error("configuration not reloaded; keeping the running one", extra={"reason": str(exc)})
         return old
     new = Exporter(cfg)
     new.start()
     deadline = time.monotonic() + RELOAD_WARM_UP
-    while not new.scheduler.ready() and time.monotonic() < deadline and events.empty():
+    while not new.store.ready() and time.monotonic() < deadline and events.empty():
         time.sleep(0.2)
-    app.update(new.registry, StatusSource(new.scheduler))
+    app.update(new.prometheus_registry, StatusSource(new.store))
     old.stop()
     log.info("configuration reloaded", extra={"domains": ",".join(d.name for d in cfg.domains)})
     return new

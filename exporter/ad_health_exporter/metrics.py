@@ -24,8 +24,9 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
-class Sample:
-    """One value of one series; checks' results are turned into these by the samples layer."""
+class Series:
+    """One series (a metric and its label values) with its current value; each check's
+    ``series`` function turns its result into these."""
 
     metric: MetricSpec
     labels: tuple[str, ...]
@@ -243,6 +244,11 @@ REPL_LAST_RESULT = _g(
     _REPL,
     "replication",
 )
+
+def flag(value: bool) -> str:
+    """Booleans in label values are spelled as the contract says: "true"/"false"."""
+    return "true" if value else "false"
+
 
 ALL: tuple[MetricSpec, ...] = tuple(v for v in list(globals().values()) if isinstance(v, MetricSpec))
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in ALL}

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ad_health_exporter import config as config_mod
+from ad_health_exporter.catalogue import CHECKS
 from ad_health_exporter.ldap import BindRefused, Directory
 from conftest import RunningExporter, exporter_config, run_cli, start_exporter, stop_exporter
 
@@ -323,7 +324,7 @@ def test_gssapi_bind_from_keytab(lab, tmp_path: Path, monkeypatch, mode: str) ->
     tls = {"mode": mode, "ca_file": str(info.ca_file)}
 
     doc = exporter_config(info, tmp_path / "config.yml", bind=bind, tls=tls, domain_controllers=[dc1.fqdn])
-    domain = config_mod.load(doc).domains[0]
+    domain = config_mod.load(doc, CHECKS).domains[0]
     strong = re.search(rf"^\s*{STRONG_AUTH}\s*=\s*(\S+)", Path(dc1.smb_conf).read_text(), re.M)
     if strong is None or strong.group(1) == "yes":
         # What Samba says by default: the reason names the setting to change.

@@ -6,10 +6,11 @@ import logging
 
 import pytest
 
-from ad_health_exporter import authfail
-from ad_health_exporter.backoff import Backoff, Policy
+from ad_health_exporter.ldap import authfail
+from ad_health_exporter.ldap.backoff import Backoff, Policy
 from ad_health_exporter.config import BindConfig, DomainConfig, Secret
-from ad_health_exporter.ldap import CREDENTIAL_BACKOFF, DC_BACKOFF, BindRefused, Directory, LdapError, _ConnectFailed
+from ad_health_exporter.ldap import BindRefused, Directory, LdapError
+from ad_health_exporter.ldap.directory import CREDENTIAL_BACKOFF, DC_BACKOFF, _ConnectFailed
 
 PASSWORD = "hunter2-not-in-logs"
 

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from ad_health_exporter import metrics as m
-from ad_health_exporter.checks import accounts
+from ad_health_exporter.checks.accounts import report as accounts_report
+from ad_health_exporter.checks.accounts import scan as accounts
+from ad_health_exporter.checks.accounts.settings import AccountsSettings
 from ad_health_exporter.checks.base import CheckContext, CheckError
-from ad_health_exporter.config import AccountsConfig, BindConfig, DomainConfig, Secret
+from ad_health_exporter.config import BindConfig, DomainConfig, Secret
 from ad_health_exporter.formats.filetime import FILETIME_NEVER, unix_to_filetime
-from ad_health_exporter.inventory import DomainController, Inventory, Reachability
+from ad_health_exporter.topology import DomainController, Inventory, Reachability
 from ad_health_exporter.ldap import Entry, LdapError
-from ad_health_exporter.samples import accounts as accounts_samples
+from ad_health_exporter.checks.accounts import series as accounts_samples
 
 DOMAIN = "lab.example"
 DOMAIN_DN = "DC=lab,DC=example"
@@ -143,7 +145,7 @@ def test_a_dc_is_found_by_its_computer_dn_even_if_renamed() -> None:
 def result_for(entries: list[Entry], watched=("FS01", "GONE", "PC-DISABLED"), thresholds=(45, 90, 180),
                krbtgt_days: float | None = 30) -> accounts.AccountsResult:
     directory = FakeDirectory(entries, krbtgt=None if krbtgt_days is None else ago(krbtgt_days))
-    ctx = context(directory, AccountsConfig(watched_computers=watched, password_age_days=thresholds))
+    ctx = context(directory, AccountsSettings(watched_computers=watched, password_age_days=thresholds))
     return accounts.run(ctx)
 
 
@@ -187,9 +189,9 @@ class FakeDirectory:
         return FakeConnection(host, self)
 
 
-def context(directory: FakeDirectory, cfg: AccountsConfig) -> CheckContext:
-    domain = DomainConfig(name=DOMAIN, bind=BindConfig("monitor@lab.example", Secret("x"), "test"), accounts=cfg)
-    return CheckContext(domain=domain, directory=directory, inventory=INVENTORY, clock=lambda: NOW)  # type: ignore[arg-type]
+def context(directory: FakeDirectory, cfg: AccountsSettings) -> CheckContext:
+    domain = DomainConfig(name=DOMAIN, bind=BindConfig("monitor@lab.example", Secret("x"), "test"), settings={"accounts": cfg})
+    return CheckContext(domain=domain, directory=directory, inventory=INVENTORY, settings=cfg, clock=lambda: NOW)  # type: ignore[arg-type]
 
 
 def standard_entries() -> list[Entry]:
@@ -201,7 +203,7 @@ def standard_entries() -> list[Entry]:
 
 def test_run_reads_only_the_needed_attributes_and_the_krbtgt() -> None:
     directory = FakeDirectory(standard_entries(), krbtgt=ago(30))
-    result = accounts.run(context(directory, AccountsConfig()))
+    result = accounts.run(context(directory, AccountsSettings()))
     assert directory.calls[0] == (f"dc1.{DOMAIN}", DOMAIN_DN, "(objectCategory=computer)",
                                   ("sAMAccountName", "userAccountControl", "pwdLastSet"))
     assert result.krbtgt is not None and result.krbtgt.unix == pytest.approx(NOW - 30 * DAY)
@@ -210,15 +212,15 @@ def test_run_reads_only_the_needed_attributes_and_the_krbtgt() -> None:
 
 def test_run_fails_over_and_fails_when_no_dc_answers() -> None:
     directory = FakeDirectory(standard_entries(), broken={f"dc1.{DOMAIN}"})
-    assert accounts.run(context(directory, AccountsConfig())).read_from == f"dc2.{DOMAIN}"
+    assert accounts.run(context(directory, AccountsSettings())).read_from == f"dc2.{DOMAIN}"
     directory.broken.add(f"dc2.{DOMAIN}")
     with pytest.raises(CheckError, match="cannot read computer accounts on any DC: dc1.lab.example: search failed"):
-        accounts.run(context(directory, AccountsConfig()))
+        accounts.run(context(directory, AccountsSettings()))
 
 
 def test_samples() -> None:
     result = result_for(standard_entries())
-    got = {(s.metric.name, s.labels): s.value for s in accounts_samples.samples(DOMAIN, result)}
+    got = {(s.metric.name, s.labels): s.value for s in accounts_samples.series(DOMAIN, result)}
     assert got[("ad_computer_accounts", (DOMAIN, "true"))] == 5
     assert got[("ad_computer_accounts", (DOMAIN, "false"))] == 1
     assert got[("ad_computer_password_stale_accounts", (DOMAIN, "45"))] == 2
@@ -238,7 +240,7 @@ def test_samples() -> None:
 
 def test_must_change_password_has_no_timestamp_series() -> None:
     result = result_for(dc_entries() + [computer("FS01", 0)], watched=("FS01",))
-    names = {(s.metric.name, s.labels) for s in accounts_samples.samples(DOMAIN, result)}
+    names = {(s.metric.name, s.labels) for s in accounts_samples.series(DOMAIN, result)}
     assert ("ad_computer_password_last_set_timestamp_seconds", (DOMAIN, "FS01")) not in names
     assert ("ad_computer_account_present", (DOMAIN, "FS01")) in names
 
@@ -246,13 +248,13 @@ def test_must_change_password_has_no_timestamp_series() -> None:
 def test_missing_krbtgt_is_reported_not_fatal() -> None:
     result = result_for(standard_entries(), krbtgt_days=None)
     assert result.krbtgt is None
-    assert m.KRBTGT_PASSWORD_LAST_SET not in {s.metric for s in accounts_samples.samples(DOMAIN, result)}
-    assert any("krbtgt" in f.message for f in accounts.findings(result))
+    assert m.KRBTGT_PASSWORD_LAST_SET not in {s.metric for s in accounts_samples.series(DOMAIN, result)}
+    assert any("krbtgt" in f.message for f in accounts_report.findings(result))
 
 
 def test_findings_name_the_account_and_the_fix() -> None:
     result = result_for(standard_entries())
-    by_subject = {f.subject: f for f in accounts.findings(result)}
+    by_subject = {f.subject: f for f in accounts_report.findings(result)}
     assert by_subject["GONE"].severity == "error" and "does not exist" in by_subject["GONE"].message
     assert "Add-Computer -DomainName lab.example" in by_subject["GONE"].fix
     assert by_subject["PC-DISABLED"].fix.startswith("Enable-ADAccount -Identity 'PC-DISABLED$'")
@@ -267,9 +269,9 @@ def test_findings_name_the_account_and_the_fix() -> None:
 def test_findings_summarise_beyond_the_listed_examples() -> None:
     entries = dc_entries() + [computer(f"PC{i:03d}", ago(60 + i)) for i in range(30)]
     result = result_for(entries, watched=())
-    listed = [f for f in accounts.findings(result) if f.subject.startswith("PC")]
+    listed = [f for f in accounts_report.findings(result) if f.subject.startswith("PC")]
     assert len(listed) == accounts.EXAMPLES_LIMIT
-    more = next(f for f in accounts.findings(result) if f.subject == DOMAIN)
+    more = next(f for f in accounts_report.findings(result) if f.subject == DOMAIN)
     assert more.message.startswith(f"{30 - accounts.EXAMPLES_LIMIT} more enabled computer accounts")
 
 
@@ -278,12 +280,12 @@ def test_dc_without_computer_account_is_an_error() -> None:
                         watched=())
     dc2 = next(w for w in result.watched if w.computer == "DC2")
     assert not dc2.present
-    finding = next(f for f in accounts.findings(result) if f.subject == "DC2")
+    finding = next(f for f in accounts_report.findings(result) if f.subject == "DC2")
     assert finding.severity == "error" and "DC dc2.lab.example's computer account" in finding.message
 
 
 def test_summary_lines() -> None:
-    lines = accounts.summary(result_for(standard_entries()))
+    lines = accounts_report.summary(result_for(standard_entries()))
     assert lines[0] == f"read from dc1.{DOMAIN}: 5 enabled and 1 disabled computer accounts"
     assert "enabled with a machine password older than 90 days: 2" in lines
     assert any(line.startswith("GONE$") and "MISSING" in line for line in lines)

@@ -12,14 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ad_health_exporter import metrics as m
-from ad_health_exporter.checks import dns as dns_check
+from ad_health_exporter.checks.dns import model as dns_check
+from ad_health_exporter.checks.dns import read as dns_read
+from ad_health_exporter.checks.dns import report as dns_report
+from ad_health_exporter.checks.dns.settings import DnsSettings
 from ad_health_exporter.checks.base import CheckContext, CheckFailed
-from ad_health_exporter.config import BindConfig, DnsConfig, DomainConfig, Secret
+from ad_health_exporter.config import BindConfig, DomainConfig, Secret
 from ad_health_exporter.formats.dnsrecord import decode_dns_record
-from ad_health_exporter.inventory import DomainController, Inventory, Reachability
+from ad_health_exporter.topology import DomainController, Inventory, Reachability
 from ad_health_exporter.ldap import Entry, LdapError, RootDSE
-from ad_health_exporter.resolver import ResolveError, SrvTarget
-from ad_health_exporter.samples import dns as dns_samples
+from ad_health_exporter.ldap.resolver import ResolveError, SrvTarget
+from ad_health_exporter.checks.dns import series as dns_samples
 
 DATA = Path(__file__).parent / "data"
 CONFIG_NC = "CN=Configuration,DC=lab,DC=example"
@@ -99,11 +102,11 @@ def test_unknown_targets_and_missing_dcs() -> None:
     # Forest-wide records cannot be judged when the forest's DCs are unknown.
     assert result_with([], forest_hosts=None).srv_unknown(absent) is None
 
-    series = {(s.metric.name, s.labels[1]): s.value for s in dns_samples.samples("lab.example", result) if s.metric.check == "dns"}
+    series = {(s.metric.name, s.labels[1]): s.value for s in dns_samples.series("lab.example", result) if s.metric.check == "dns"}
     assert series[(m.DNS_SRV_UNKNOWN.name, "_ldap._tcp.dc._msdcs")] == 2
     assert series[(m.DNS_SRV_MISSING.name, "_kerberos._udp")] == 1
     assert (m.DNS_SRV_UNKNOWN.name, "_kpasswd._tcp") not in series  # could not be looked up: no series
-    fixes = [f.fix for f in dns_check.findings(result)]
+    fixes = [f.fix for f in dns_report.findings(result)]
     assert "dnscmd 10.99.4.11 /recorddelete _msdcs.lab.example _ldap._tcp.dc SRV 0 100 389 olddc.lab.example /f" in fixes
     assert "nltest /server:dc1.lab.example /dsregdns (Samba: samba_dnsupdate --verbose on dc1.lab.example)" in fixes
 
@@ -179,9 +182,9 @@ def test_dynamic_record_timestamp_is_exported_and_static_ones_are_not() -> None:
     dynamic = Entry("DC=dc2,DC=lab.example,CN=MicrosoftDNS,DC=DomainDnsZones,DC=lab,DC=example", {"dnsrecord": [WORKED_EXAMPLE]})
     records, _ = dns_check.zone_records(lab_zone_entries() + [dynamic], LAB.hosts)
     result = result_with([], zone_records=tuple(records), zones_read=True, checked_at=1704067200.0 + 20 * 86400)
-    stamps = [(s.labels, s.value) for s in dns_samples.samples("lab.example", result) if s.metric is m.DNS_RECORD_TIMESTAMP]
+    stamps = [(s.labels, s.value) for s in dns_samples.series("lab.example", result) if s.metric is m.DNS_RECORD_TIMESTAMP]
     assert stamps == [(("lab.example", "dc2.lab.example", "10.0.0.11"), 1704067200.0)]
-    (old,) = [f for f in dns_check.findings(result) if "refreshed" in f.message]
+    (old,) = [f for f in dns_report.findings(result) if "refreshed" in f.message]
     assert old.severity == "warning" and "20 days ago" in old.message and old.subject == "dc2.lab.example"
 
 
@@ -283,17 +286,17 @@ class ProbeDirectory:
         return ProbeConnection(host)
 
 
-def context(dns: DnsConfig = DnsConfig(), interval: float = 60.0, inv: Inventory = LAB) -> CheckContext:
-    domain = DomainConfig(name="lab.example", bind=BindConfig("m", Secret("x"), "t"), dns=dns,
-                          intervals={"dns": interval, "inventory": 60.0})
-    return CheckContext(domain=domain, directory=ProbeDirectory(), inventory=inv, clock=lambda: 1_800_000_000.0)
+def context(dns: DnsSettings = DnsSettings(), interval: float = 60.0, inv: Inventory = LAB) -> CheckContext:
+    domain = DomainConfig(name="lab.example", bind=BindConfig("m", Secret("x"), "t"), settings={"dns": dns})
+    return CheckContext(domain=domain, directory=ProbeDirectory(), inventory=inv, settings=dns, timeout=interval,
+                        clock=lambda: 1_800_000_000.0)
 
 
 def test_run_against_the_lab_faults(monkeypatch) -> None:
     fake = FakeResolvers({"10.99.4.11": lab_answers(), "10.99.4.12": lab_answers()})
-    monkeypatch.setattr(dns_check, "Resolver", fake)
+    monkeypatch.setattr(dns_read, "Resolver", fake)
     ctx = context()
-    result = dns_check.run(ctx)
+    result = dns_read.run(ctx)
 
     # Each DC's own DNS service is asked (default), and each address is probed once, anonymously.
     assert {s for s, _, _ in fake.asked} == {"10.99.4.11", "10.99.4.12"}
@@ -301,7 +304,7 @@ def test_run_against_the_lab_faults(monkeypatch) -> None:
     assert sorted(probes) == [("dc1.lab.example", "10.99.4.11"), ("dc1.lab.example", "10.99.4.250"), ("dc2.lab.example", "10.99.4.12")]
     assert all(kw["bind"] is False for _, kw in ctx.directory.calls if "address" in kw)
 
-    series = {(s.metric.name, s.labels[1], s.labels[2]): s.value for s in dns_samples.samples("lab.example", result) if len(s.labels) == 3}
+    series = {(s.metric.name, s.labels[1], s.labels[2]): s.value for s in dns_samples.series("lab.example", result) if len(s.labels) == 3}
     for server in ("10.99.4.11", "10.99.4.12"):
         assert series[(m.DNS_DC_ADDRESSES.name, "dc1.lab.example", server)] == 2
         assert series[(m.DNS_STALE_ADDRESSES.name, "dc1.lab.example", server)] == 1
@@ -313,50 +316,50 @@ def test_run_against_the_lab_faults(monkeypatch) -> None:
     assert series[(m.DC_CHECK_SUCCESS.name, "dc1.lab.example", "dns")] == 1
     assert result.zones_read and len(result.zone_records) == 3
 
-    found = dns_check.findings(result)
+    found = dns_report.findings(result)
     stale = next(f for f in found if f.subject == "dc1.lab.example")
     assert "10.99.4.250" in stale.message and "connection refused" in stale.message
     assert stale.fix == "dnscmd 10.99.4.11 /recorddelete lab.example dc1 A 10.99.4.250 /f"
     alias = next(f for f in found if f.subject == "dc2.lab.example")
     assert "8524" in alias.message
     assert alias.fix == f"dnscmd 10.99.4.11 /recordadd _msdcs.lab.example {DC2_GUID} CNAME dc2.lab.example"
-    lines = "\n".join(dns_check.summary(result))
+    lines = "\n".join(dns_report.summary(result))
     assert "10.99.4.250 STALE" in lines and "alias MISSING" in lines
 
 
 def test_a_dead_dns_server_costs_one_timeout_and_only_its_own_series(monkeypatch) -> None:
     fake = FakeResolvers({"10.99.4.11": lab_answers(), "10.99.4.12": "dead"})
-    monkeypatch.setattr(dns_check, "Resolver", fake)
+    monkeypatch.setattr(dns_read, "Resolver", fake)
     started = time.monotonic()
-    result = dns_check.run(context(DnsConfig(timeout=0.3)))
+    result = dns_read.run(context(DnsSettings(timeout=0.3)))
     assert time.monotonic() - started < 3
     # The first timed-out question ends the questions to that server.
     assert len([a for a in fake.asked if a[0] == "10.99.4.12"]) == 1
     dead = next(v for v in result.servers if v.server == "10.99.4.12")
     assert dead.error.startswith("does not answer: dc1.lab.example A: timed out")
-    series = list(dns_samples.samples("lab.example", result))
+    series = list(dns_samples.series("lab.example", result))
     assert not [s for s in series if len(s.labels) == 3 and s.labels[2] == "10.99.4.12"]
     ok = {s.labels[1]: s.value for s in series if s.metric is m.DC_CHECK_SUCCESS}
     assert ok == {"dc1.lab.example": 1.0, "dc2.lab.example": 0.0}  # dc2's own DNS service failed
 
 
 def test_no_dns_server_answering_fails_the_check(monkeypatch) -> None:
-    monkeypatch.setattr(dns_check, "Resolver", FakeResolvers({"10.0.0.53": "dead"}))
+    monkeypatch.setattr(dns_read, "Resolver", FakeResolvers({"10.0.0.53": "dead"}))
     with pytest.raises(CheckFailed) as info:
-        dns_check.run(context(DnsConfig(servers=("10.0.0.53",), timeout=0.2, read_zones=False)))
+        dns_read.run(context(DnsSettings(servers=("10.0.0.53",), timeout=0.2, read_zones=False)))
     assert "no DNS server answered" in str(info.value)
     assert isinstance(info.value.partial, dns_check.DnsResult)
 
 
 def test_configured_servers_and_the_bound(monkeypatch) -> None:
     fake = FakeResolvers({"10.0.0.53": lab_answers()})
-    monkeypatch.setattr(dns_check, "Resolver", fake)
-    result = dns_check.run(context(DnsConfig(servers=("10.0.0.53",), read_zones=False)))
+    monkeypatch.setattr(dns_read, "Resolver", fake)
+    result = dns_read.run(context(DnsSettings(servers=("10.0.0.53",), read_zones=False)))
     assert [(v.server, v.via_dc) for v in result.servers] == [("10.0.0.53", None)]
     assert not result.zones_read
     fake = FakeResolvers({"10.99.4.11": lab_answers()})
-    monkeypatch.setattr(dns_check, "Resolver", fake)
-    result = dns_check.run(context(DnsConfig(max_servers=1, read_zones=False)))
+    monkeypatch.setattr(dns_read, "Resolver", fake)
+    result = dns_read.run(context(DnsSettings(max_servers=1, read_zones=False)))
     assert [(v.server, v.via_dc) for v in result.servers] == [("10.99.4.11", "dc1.lab.example")]
 
 
@@ -366,18 +369,18 @@ def test_stale_addresses_of_a_dc_that_is_down_are_not_reported_as_stale_records(
         dns_check.DcLookup("dc2.lab.example", ("10.99.4.12",), "dc2.lab.example"),), srv=())
     probe = dns_check.AddressProbe("dc2.lab.example", "10.99.4.12", True, "connection refused")
     result = result_with([view], probes=[probe], down=("dc2.lab.example",))
-    assert not [f for f in dns_check.findings(result) if f.subject == "dc2.lab.example"]
-    assert "10.99.4.12 (DC down)" in "\n".join(dns_check.summary(result))
+    assert not [f for f in dns_report.findings(result) if f.subject == "dc2.lab.example"]
+    assert "10.99.4.12 (DC down)" in "\n".join(dns_report.summary(result))
     assert records  # the metric still counts it: nothing answers there as dc2
-    assert [s.value for s in dns_samples.samples("lab.example", result) if s.metric is m.DNS_STALE_ADDRESSES] == [1.0]
+    assert [s.value for s in dns_samples.series("lab.example", result) if s.metric is m.DNS_STALE_ADDRESSES] == [1.0]
 
 
 def test_forest_wide_records_are_judged_against_every_dc_of_the_forest(monkeypatch) -> None:
     # lab.example is the forest root; a child domain's GC registers in the forest-wide _gc records.
     child = uuid.UUID("66666666-7777-8888-9999-000000000000")
     forest_root = dataclasses.replace(LAB, forest_dcs={**LAB.forest_dcs, child: "cdc.child.lab.example"})
-    monkeypatch.setattr(dns_check, "Resolver", FakeResolvers({"10.99.4.11": lab_answers(), "10.99.4.12": lab_answers()}))
-    result = dns_check.run(context(DnsConfig(read_zones=False), inv=forest_root))
+    monkeypatch.setattr(dns_read, "Resolver", FakeResolvers({"10.99.4.11": lab_answers(), "10.99.4.12": lab_answers()}))
+    result = dns_read.run(context(DnsSettings(read_zones=False), inv=forest_root))
     assert result.forest_dc_hosts == ("cdc.child.lab.example", "dc1.lab.example", "dc2.lab.example")
     records = {r.record: r for r in dns_check.locator_records(forest_root)}
     gc = dns_check.SrvLookup(records["_gc._tcp"], srv("dc1.lab.example", "cdc.child.lab.example", "gone.lab.example", port=3268))
@@ -392,19 +395,19 @@ def test_a_dc_name_without_address_is_an_error() -> None:
         dns_check.DcLookup("dc2.lab.example", (), "dc2.lab.example"),
         dns_check.DcLookup("dc1.lab.example", None, "dc1.lab.example", error="dc1.lab.example A: SERVFAIL"),
     ))
-    found = {f.subject: f for f in dns_check.findings(result_with([view]))}
+    found = {f.subject: f for f in dns_report.findings(result_with([view]))}
     assert found["dc2.lab.example"].severity == "error" and "no A or AAAA record" in found["dc2.lab.example"].message
     assert "dnscmd 10.99.4.11 /recordadd lab.example dc2 A <its address>" in found["dc2.lab.example"].fix
     assert found["dc1.lab.example"].severity == "warning" and "SERVFAIL" in found["dc1.lab.example"].message
-    series = {(s.metric.name, s.labels[1]): s.value for s in dns_samples.samples("lab.example", result_with([view])) if len(s.labels) == 3}
+    series = {(s.metric.name, s.labels[1]): s.value for s in dns_samples.series("lab.example", result_with([view])) if len(s.labels) == 3}
     assert series[(m.DNS_DC_ADDRESSES.name, "dc2.lab.example")] == 0
     assert (m.DNS_DC_ADDRESSES.name, "dc1.lab.example") not in series
 
 
 def test_a_server_that_refuses_every_question_is_one_error(monkeypatch) -> None:
     refusing = {key: ResolveError(f"{key[1]} {key[0]}: no DNS server answered: REFUSED") for key in lab_answers()}
-    monkeypatch.setattr(dns_check, "Resolver", FakeResolvers({"10.99.4.11": lab_answers(), "10.99.4.12": refusing}))
-    result = dns_check.run(context(DnsConfig(read_zones=False)))
+    monkeypatch.setattr(dns_read, "Resolver", FakeResolvers({"10.99.4.11": lab_answers(), "10.99.4.12": refusing}))
+    result = dns_read.run(context(DnsSettings(read_zones=False)))
     bad = next(v for v in result.servers if v.server == "10.99.4.12")
     assert bad.error.startswith("answers no question: ") and "REFUSED" in bad.error
-    assert [f.subject for f in dns_check.findings(result) if "10.99.4.12" in f.subject] == ["DNS server 10.99.4.12 (dc2.lab.example)"]
+    assert [f.subject for f in dns_report.findings(result) if "10.99.4.12" in f.subject] == ["DNS server 10.99.4.12 (dc2.lab.example)"]

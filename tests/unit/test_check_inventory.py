@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from ad_health_exporter.checks.base import CheckContext
-from ad_health_exporter.checks.inventory import _read_topology
+from ad_health_exporter.checks.inventory.read import _read_topology
 from ad_health_exporter.config import BindConfig, DomainConfig, Secret
 from ad_health_exporter.ldap import Entry, RootDSE
 
@@ -56,7 +56,7 @@ class ForestRootConn:
 
 def test_forest_root_lists_its_own_dcs_and_knows_every_dc_of_the_forest() -> None:
     domain = DomainConfig(name="lab.example", bind=BindConfig("m", Secret("x"), "t"))
-    ctx = CheckContext(domain=domain, directory=None, inventory=None)  # type: ignore[arg-type]
+    ctx = CheckContext(domain=domain, directory=None, inventory=None, settings=None)  # type: ignore[arg-type]
     inv = _read_topology(ctx, ForestRootConn(), DOMAIN_NC)
     assert inv.hosts == ("dc1.lab.example",)
     assert inv.pdc is not None and inv.pdc.host == "dc1.lab.example" and inv.pdc.global_catalog

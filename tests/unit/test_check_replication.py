@@ -13,13 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ad_health_exporter import metrics as m
-from ad_health_exporter.checks import replication as repl
+from ad_health_exporter.checks.replication import read as repl
+from ad_health_exporter.checks.replication import report as repl_report
 from ad_health_exporter.checks.base import CheckContext, CheckFailed
 from ad_health_exporter.config import BindConfig, DomainConfig, Secret
 from ad_health_exporter.formats.repsfrom import decode_reps_from
-from ad_health_exporter.inventory import DomainController, Inventory, Reachability
+from ad_health_exporter.topology import DomainController, Inventory, Reachability
 from ad_health_exporter.ldap import Entry, LdapError, RootDSE
-from ad_health_exporter.samples import replication as repl_samples
+from ad_health_exporter.checks.replication import series as repl_samples
 
 DATA = Path(__file__).parent / "data"
 DC1_GUID = uuid.UUID("3417a2d1-8edb-4162-a366-36fe25a6c1db")  # from the lab the captures came from
@@ -227,9 +228,9 @@ class FakeDirectory:
 
 
 def context(inv: Inventory, conns, interval: float = 60.0) -> CheckContext:
-    domain = DomainConfig(name="lab.example", bind=BindConfig("monitor@lab.example", Secret("x"), "test"),
-                          intervals={"replication": interval, "inventory": 60.0})
-    return CheckContext(domain=domain, directory=FakeDirectory(conns), inventory=inv, clock=lambda: 1795462000.0)
+    domain = DomainConfig(name="lab.example", bind=BindConfig("monitor@lab.example", Secret("x"), "test"))
+    return CheckContext(domain=domain, directory=FakeDirectory(conns), inventory=inv, settings=None, interval=interval, timeout=interval,
+                        clock=lambda: 1795462000.0)
 
 
 def heads_from(capture: str, host: str) -> dict[str, dict[str, list[bytes]]]:
@@ -254,7 +255,7 @@ def test_run_reads_every_nc_and_names_sources_through_the_inventory() -> None:
     assert all(link.source == "dc2.lab.example" and link.failing for link in dc1.links)
     assert all(link.source == "dc1.lab.example" and not link.failing for link in by_host["dc2.lab.example"].links)
 
-    series = list(repl_samples.samples("lab.example", result))
+    series = list(repl_samples.series("lab.example", result))
     failures = {s.labels[1:]: s.value for s in series if s.metric is m.REPL_FAILURES}
     assert len(failures) == 10
     assert all(v >= 3 for k, v in failures.items() if k[0] == "dc1.lab.example")
@@ -281,10 +282,10 @@ def test_unknown_partner_stays_a_guid_and_another_domains_dc_gets_its_name() -> 
     assert not links[str(gone)].source_is_dc and links[str(gone)].last_success is None
     assert links["dc9.child.lab.example"].source_is_dc
     assert conn.searches == []  # named from the inventory, not looked up again
-    series = list(repl_samples.samples("lab.example", result))
+    series = list(repl_samples.series("lab.example", result))
     never = [s for s in series if s.metric is m.REPL_LAST_SUCCESS and s.labels[3] == str(gone)]
     assert [s.value for s in never] == [0.0]  # 0 = never, as the catalogue says
-    texts = [f.message for f in repl.findings(result)]
+    texts = [f.message for f in repl_report.findings(result)]
     assert any(str(gone) in t and "no current DC" in t for t in texts)
 
 
@@ -295,7 +296,7 @@ def test_a_dc_that_cannot_be_reached_fails_only_its_own_part() -> None:
         "dc2.lab.example": LdapError("dc2.lab.example", "10.0.0.2:636: connection refused"),
     }
     result = repl.run(context(inv, conns))
-    ok = {s.labels[1]: s.value for s in repl_samples.samples("lab.example", result) if s.metric is m.DC_CHECK_SUCCESS}
+    ok = {s.labels[1]: s.value for s in repl_samples.series("lab.example", result) if s.metric is m.DC_CHECK_SUCCESS}
     assert ok == {"dc1.lab.example": 1.0, "dc2.lab.example": 0.0}
     state = next(s for s in result.dcs if s.host == "dc2.lab.example")
     assert state.error == "10.0.0.2:636: connection refused" and state.links == ()
@@ -322,10 +323,10 @@ def test_empty_answer_where_partners_exist_is_cannot_read_not_healthy() -> None:
         repl.run(context(inv, conns))
     assert "cannot read replication status" in str(info.value) and "Monitor Active Directory Replication" in str(info.value)
     result = info.value.partial
-    ok = {s.labels[1]: s.value for s in repl_samples.samples("lab.example", result) if s.metric is m.DC_CHECK_SUCCESS}
+    ok = {s.labels[1]: s.value for s in repl_samples.series("lab.example", result) if s.metric is m.DC_CHECK_SUCCESS}
     assert ok == {"dc1.lab.example": 0.0, "dc2.lab.example": 1.0}
     assert not any(s.metric is m.REPL_FAILURES and s.labels[1] == "dc1.lab.example"
-                   for s in repl_samples.samples("lab.example", result))
+                   for s in repl_samples.series("lab.example", result))
 
 
 def test_a_single_dc_domain_has_no_links_and_that_is_fine() -> None:
@@ -370,7 +371,7 @@ def test_findings_name_the_result_code_and_give_the_repadmin_command() -> None:
                                           current_time="20261123193359.0Z"),
     }
     result = repl.run(context(inv, conns))
-    found = repl.findings(result)
+    found = repl_report.findings(result)
     assert len(found) == 5 and all(f.severity == "error" for f in found)
     f = next(f for f in found if f.message.startswith(DOMAIN_NC + ":"))
     assert f.subject == "dc2.lab.example <- dc1.lab.example"
@@ -384,7 +385,7 @@ def test_summary_is_a_replsummary_table() -> None:
         "dc1.lab.example": FakeConnection("dc1.lab.example", heads_from("repsfrom_lab_source_down.tsv", "dc1.lab.example")),
         "dc2.lab.example": FakeConnection("dc2.lab.example", heads_from("repsfrom_lab_healthy.tsv", "dc2.lab.example")),
     }
-    lines = repl.summary(repl.run(context(inv, conns)))
+    lines = repl_report.summary(repl.run(context(inv, conns)))
     text = "\n".join(lines)
     assert lines[0].startswith("Source DC") and "largest delta" in lines[0] and "fails/total" in lines[0]
     dest = lines.index(next(line for line in lines if line.startswith("Destination DC")))
@@ -402,4 +403,4 @@ def test_summary_is_a_replsummary_table() -> None:
     [(0, "00h:00m:00s"), (61, "00h:01m:01s"), (86400 + 3723, "1d.01h:02m:03s"), (61 * 86400, ">60 days"), (None, "-")],
 )
 def test_delta_format(seconds, text) -> None:
-    assert repl.fmt_delta(seconds) == text
+    assert repl_report.fmt_delta(seconds) == text

@@ -11,14 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ad_health_exporter import metrics as m
-from ad_health_exporter.checks import spn
+from ad_health_exporter.checks.spn import index as spn
+from ad_health_exporter.checks.spn import read as spn_read
+from ad_health_exporter.checks.spn import report as spn_report
+from ad_health_exporter.checks.spn.settings import ExpectedSpn, SpnSettings
 from ad_health_exporter.checks.base import CheckContext, CheckError
-from ad_health_exporter.config import DomainConfig, ExpectedSpn, SpnConfig, TlsConfig, BindConfig, Secret
+from ad_health_exporter.config import BindConfig, DomainConfig, Secret, TlsConfig
 from ad_health_exporter.formats.errors import DecodeError
 from ad_health_exporter.formats.spn import SpnMappings, equivalent_keys, parse_spn, parse_spn_mappings
-from ad_health_exporter.inventory import DomainController, Inventory, Reachability
+from ad_health_exporter.topology import DomainController, Inventory, Reachability
 from ad_health_exporter.ldap import Entry, LdapError
-from ad_health_exporter.samples import spn as spn_samples
+from ad_health_exporter.checks.spn import series as spn_samples
 
 DOMAIN = "lab.example"
 DOMAIN_DN = "DC=lab,DC=example"
@@ -99,7 +102,7 @@ def test_healthy_directory_has_no_findings() -> None:
     result = run_scan(base_entries() + [computer("PC01"), user("svc_sql", "MSSQLSvc/sql.lab.example:1433")])
     assert result.duplicates == 0 and result.malformed == 0 and result.host_missing == 0
     assert all(e.on_account and e.holders == 1 for e in result.expected)
-    assert spn.findings(result) == []
+    assert spn_report.findings(result) == []
     assert result.values == 7 + 6 + 2 + 1
     assert result.accounts == 4
 
@@ -153,9 +156,9 @@ def test_duplicate_series_are_capped_most_held_first_but_the_count_is_exact(capl
     assert result.duplicates == 5
     assert [(d.spn, d.holders) for d in result.duplicate_list] == [("svc/dup3", 3), ("svc/dup0", 2)]
     assert "duplicate_series_limit" in caplog.text
-    series = [s for s in spn_samples.samples(DOMAIN, result) if s.metric is m.SPN_DUPLICATE_ACCOUNTS]
+    series = [s for s in spn_samples.series(DOMAIN, result) if s.metric is m.SPN_DUPLICATE_ACCOUNTS]
     assert [(s.labels, s.value) for s in series] == [((DOMAIN, "svc/dup3"), 3.0), ((DOMAIN, "svc/dup0"), 2.0)]
-    text = "\n".join(f.message for f in spn.findings(result))
+    text = "\n".join(f.message for f in spn_report.findings(result))
     assert "3 more duplicated SPNs not listed" in text
 
 
@@ -243,7 +246,7 @@ def test_missing_replication_spn_on_a_dc_is_reported_with_the_fix() -> None:
     result = run_scan(entries)
     drs = next(e for e in result.expected if e.spn.startswith("e3514235") and e.account == "DC2$")
     assert (drs.holders, drs.on_account, drs.domain_controller) == (0, False, f"dc2.{DOMAIN}")
-    finding = next(f for f in spn.findings(result) if f.subject == drs.spn)
+    finding = next(f for f in spn_report.findings(result) if f.subject == drs.spn)
     # Registered in its usual spelling; the label and the subject are lower case.
     assert finding.fix == f"setspn -S E3514235-4B06-11D1-AB04-00C04FC2DCD2/{DC2_GUID}/{DOMAIN} DC2$"
 
@@ -263,9 +266,9 @@ def test_configured_expected_spns() -> None:
     by_spn = {e.spn: e for e in result.expected if e.source == "config"}
     assert [(e.holders, e.on_account) for e in by_spn.values()] == [(1, True), (0, False), (1, False), (1, True), (1, True)]
     assert by_spn["http/app.lab.example"].holder_names == ("svc_other",)
-    labels = {s.labels for s in spn_samples.samples(DOMAIN, result) if s.metric is m.SPN_EXPECTED_ON_ACCOUNT}
+    labels = {s.labels for s in spn_samples.series(DOMAIN, result) if s.metric is m.SPN_EXPECTED_ON_ACCOUNT}
     assert (DOMAIN, "http/app.lab.example", "svc_app") in labels  # account label as written
-    fixes = {f.subject: f.fix for f in spn.findings(result)}
+    fixes = {f.subject: f.fix for f in spn_report.findings(result)}
     assert fixes["http/web.lab.example"] == "setspn -S http/web.lab.example svc_web"
     assert fixes["http/app.lab.example"] == "setspn -D http/app.lab.example svc_other; setspn -S HTTP/app.lab.example svc_app"
 
@@ -276,7 +279,7 @@ def test_expected_spn_also_held_elsewhere_is_a_finding() -> None:
                       expected=expected)
     e = next(e for e in result.expected if e.source == "config")
     assert (e.holders, e.on_account) == (2, True)
-    fixes = [f.fix for f in spn.findings(result) if f.subject == "http/web.lab.example"]
+    fixes = [f.fix for f in spn_report.findings(result) if f.subject == "http/web.lab.example"]
     assert "setspn -D http/web.lab.example old_web" in fixes
 
 
@@ -308,11 +311,11 @@ def test_enabled_computers_without_their_host_spn_are_counted() -> None:
     assert result.scanned == len(entries)
     assert result.accounts == len(entries) - 4  # PC-NOSPN, PC-OFF, gmsa$ and PC-NODNS hold no SPN
     assert {h.account for h in result.host_missing_list} == {"PC-NOHOST$", "PC-NOSPN$"}
-    fixes = {f.subject: f.fix for f in spn.findings(result)}
+    fixes = {f.subject: f.fix for f in spn_report.findings(result)}
     assert fixes["PC-NOHOST$"] == f"setspn -S HOST/pc-nohost.{DOMAIN} PC-NOHOST"
     off = run_scan(entries, host_rule=False)
     assert off.host_missing is None
-    assert m.SPN_HOST_MISSING not in {s.metric for s in spn_samples.samples(DOMAIN, off)}
+    assert m.SPN_HOST_MISSING not in {s.metric for s in spn_samples.series(DOMAIN, off)}
 
 
 def test_malformed_values_are_counted_logged_and_still_compared(caplog: pytest.LogCaptureFixture) -> None:
@@ -325,7 +328,7 @@ def test_malformed_values_are_counted_logged_and_still_compared(caplog: pytest.L
     assert ("malformed SPN value", "a/b/c/d", f"CN=svc_bad,CN=Users,{DOMAIN_DN}") in logged
     # AD's uniqueness rule applies to them too: noslash on two accounts is a duplicate.
     assert [d.spn for d in result.duplicate_list] == ["noslash"]
-    messages = [f.message for f in spn.findings(result) if f.subject == "svc_bad"]
+    messages = [f.message for f in spn_report.findings(result) if f.subject == "svc_bad"]
     assert any("'HOST/'" in msg and "empty host" in msg for msg in messages)
 
 
@@ -345,13 +348,13 @@ def test_accounts_of_other_domains_are_named_with_their_domain() -> None:
                   category=USER_CATEGORY)
     result = run_scan(base_entries() + [other, user("svc", "HTTP/x.child.lab.example")])
     assert result.duplicate_list[0].accounts == ("child.lab.example\\svc", "svc")
-    fix = next(f.fix for f in spn.findings(result) if f.subject == "http/x.child.lab.example")
+    fix = next(f.fix for f in spn_report.findings(result) if f.subject == "http/x.child.lab.example")
     assert "setspn -D http/x.child.lab.example svc" in fix
 
 
 def test_samples_use_the_catalogue_label_order() -> None:
     result = run_scan(base_entries() + [user("a", "x/y"), user("b", "x/y")])
-    got = {(s.metric.name, s.labels): s.value for s in spn_samples.samples(DOMAIN, result)}
+    got = {(s.metric.name, s.labels): s.value for s in spn_samples.series(DOMAIN, result)}
     assert got[("ad_spn_values", (DOMAIN,))] == 15
     assert got[("ad_spn_duplicates", (DOMAIN,))] == 1
     assert got[("ad_spn_duplicate_accounts", (DOMAIN, "x/y"))] == 2
@@ -400,14 +403,13 @@ class FakeDirectory:
 
 
 def context(directory: FakeDirectory, inventory: Inventory | None = INVENTORY) -> CheckContext:
-    cfg = DomainConfig(name=DOMAIN, bind=BindConfig("monitor@lab.example", Secret("x"), "test"), tls=TlsConfig("ldaps"),
-                       spn=SpnConfig())
-    return CheckContext(domain=cfg, directory=directory, inventory=inventory)  # type: ignore[arg-type]
+    cfg = DomainConfig(name=DOMAIN, bind=BindConfig("monitor@lab.example", Secret("x"), "test"), tls=TlsConfig("ldaps"))
+    return CheckContext(domain=cfg, directory=directory, inventory=inventory, settings=SpnSettings())  # type: ignore[arg-type]
 
 
 def test_run_scans_the_domain_partition_with_only_the_needed_attributes() -> None:
     directory = FakeDirectory(base_entries() + [computer("PC-A"), user("svc", "cifs/pc-a.lab.example")])
-    result = spn.run(context(directory))
+    result = spn_read.run(context(directory))
     assert result.read_from == f"dc1.{DOMAIN}" and result.scope == "domain" and result.duplicates == 1
     scan_call = directory.searches[-1]
     assert scan_call[1:] == (None, DOMAIN_DN, spn.SCAN_FILTER, spn.SCAN_ATTRIBUTES)
@@ -415,7 +417,7 @@ def test_run_scans_the_domain_partition_with_only_the_needed_attributes() -> Non
 
 def test_run_uses_the_global_catalog_when_the_forest_has_several_domains() -> None:
     directory = FakeDirectory(base_entries(), domains=("LAB", "CHILD"))
-    result = spn.run(context(directory))
+    result = spn_read.run(context(directory))
     assert result.scope == "forest"
     assert directory.searches[-1][:3] == (f"dc1.{DOMAIN}", 3269, "")
 
@@ -423,15 +425,15 @@ def test_run_uses_the_global_catalog_when_the_forest_has_several_domains() -> No
 def test_run_skips_dcs_that_are_not_global_catalogs_in_a_multi_domain_forest() -> None:
     directory = FakeDirectory(base_entries(), domains=("LAB", "CHILD"), broken={f"dc1.{DOMAIN}"})
     with pytest.raises(CheckError, match="dc1.lab.example: search failed"):
-        spn.run(context(directory))  # dc2 is no GC, so nothing is left to try
+        spn_read.run(context(directory))  # dc2 is no GC, so nothing is left to try
     assert all(s[0] != f"dc2.{DOMAIN}" or s[1] != 3269 for s in directory.searches)
 
 
 def test_run_fails_over_to_the_next_dc() -> None:
     directory = FakeDirectory(base_entries(), broken={f"dc1.{DOMAIN}"})
-    assert spn.run(context(directory)).read_from == f"dc2.{DOMAIN}"
+    assert spn_read.run(context(directory)).read_from == f"dc2.{DOMAIN}"
 
 
 def test_run_without_inventory_cannot_run() -> None:
     with pytest.raises(CheckError, match="inventory"):
-        spn.run(context(FakeDirectory([]), inventory=None))
+        spn_read.run(context(FakeDirectory([]), inventory=None))

@@ -15,13 +15,16 @@ import pytest
 
 from ad_health_exporter import config
 from ad_health_exporter import metrics as m
-from ad_health_exporter.checks import clock
+from ad_health_exporter.catalogue import CHECKS
+from ad_health_exporter.checks.time import probe as clock
+from ad_health_exporter.checks.time import report as clock_report
+from ad_health_exporter.checks.time.settings import TimeSettings
 from ad_health_exporter.checks.base import CheckContext, CheckFailed
-from ad_health_exporter.config import BindConfig, ConfigError, DomainConfig, Secret, TimeConfig
+from ad_health_exporter.config import BindConfig, ConfigError, DomainConfig, Secret
 from ad_health_exporter.formats.filetime import format_generalized_time
-from ad_health_exporter.inventory import DomainController, Inventory, Reachability
+from ad_health_exporter.topology import DomainController, Inventory, Reachability
 from ad_health_exporter.ldap import Entry, LdapError, RootDSE
-from ad_health_exporter.samples import clock as clock_samples
+from ad_health_exporter.checks.time import series as clock_samples
 
 NTP_EPOCH_DELTA = 2_208_988_800
 
@@ -79,11 +82,11 @@ def test_unsynchronised_ntp_is_reported_but_not_used_for_the_offset() -> None:
     alone = clock.DcClock("dc1.lab.example", pdc=False, ntp=ntp, ldap=clock.ProbeFailure("LDAP: refused"))
     assert alone.offset is None and alone.readable
     result = clock.TimeResult("lab.example", (dc,), 30.0, 240.0)
-    messages = [f.message for f in clock.findings(result)]
+    messages = [f.message for f in clock_report.findings(result)]
     assert any("unsynchronised (leap 3, stratum 16)" in msg for msg in messages)
     assert not any("off the exporter's" in msg for msg in messages)  # 0.4 s is fine; -3600 s is not trusted
     # The series still show what the DC answered.
-    values = {(s.metric.name, s.labels[2] if len(s.labels) > 2 else ""): s.value for s in clock_samples.samples("lab.example", result)}
+    values = {(s.metric.name, s.labels[2] if len(s.labels) > 2 else ""): s.value for s in clock_samples.series("lab.example", result)}
     assert values[("ad_domain_controller_ntp_leap", "")] == 3 and values[("ad_domain_controller_ntp_stratum", "")] == 16
 
 
@@ -168,7 +171,7 @@ def dc(host: str, pdc: bool = False) -> DomainController:
                             read_only=False, pdc=pdc)
 
 
-def context(conns: dict[str, object], time_cfg: TimeConfig = TimeConfig(), interval: float = 60.0) -> CheckContext:
+def context(conns: dict[str, object], time_cfg: TimeSettings = TimeSettings(), interval: float = 60.0) -> CheckContext:
     hosts = list(conns)
     inventory = Inventory(
         domain="lab.example", forest="lab.example", domain_dn="DC=lab,DC=example", forest_dn="DC=lab,DC=example",
@@ -176,9 +179,9 @@ def context(conns: dict[str, object], time_cfg: TimeConfig = TimeConfig(), inter
         domain_controllers=tuple(dc(h, pdc=i == 0) for i, h in enumerate(hosts)),
         reachability={h: Reachability(True, address="127.0.0.1") for h in hosts},
     )
-    domain = DomainConfig(name="lab.example", bind=BindConfig("m", Secret("x"), "t"), time=time_cfg,
-                          intervals={"time": interval, "inventory": 60.0})
-    return CheckContext(domain=domain, directory=FakeDirectory(conns), inventory=inventory)
+    domain = DomainConfig(name="lab.example", bind=BindConfig("m", Secret("x"), "t"), settings={"time": time_cfg})
+    return CheckContext(domain=domain, directory=FakeDirectory(conns), inventory=inventory, settings=time_cfg,
+                        timeout=interval)
 
 
 @pytest.fixture
@@ -206,11 +209,11 @@ def test_both_sources_see_a_skewed_dc(responders) -> None:
     assert len(ntp.requests[0]) == 48 and ntp.requests[0][0] & 0x07 == 3  # plain mode-3 client request
     # Anonymous: the rootDSE needs no bind, and a bind would only add to the measured round trip.
     assert ctx.directory.calls[0][1].get("bind") is False
-    series = {(s.metric.name, s.labels[2]): s.value for s in clock_samples.samples("lab.example", result) if len(s.labels) == 3}
+    series = {(s.metric.name, s.labels[2]): s.value for s in clock_samples.series("lab.example", result) if len(s.labels) == 3}
     assert series[("ad_domain_controller_time_offset_seconds", "ntp")] == pytest.approx(420.0, abs=0.05)
     assert series[("ad_domain_controller_time_probe_success", "ldap")] == 1.0
     assert series[("ad_domain_controller_check_success", "time")] == 1.0
-    (finding,) = [f for f in clock.findings(result) if "off the exporter's" in f.message]
+    (finding,) = [f for f in clock_report.findings(result) if "off the exporter's" in f.message]
     assert finding.severity == "error" and "KRB_AP_ERR_SKEW" in finding.message
     assert finding.fix.startswith("w32tm /config /computer:dc2.lab.example /manualpeerlist:")  # the PDC here
     assert "w32tm /resync /computer:dc2.lab.example /rediscover" in finding.fix
@@ -220,32 +223,32 @@ def test_a_failed_probe_is_never_a_zero_offset(responders) -> None:
     ntp = responders()
     ntp.close()  # nothing listens: the NTP request times out
     ctx = context({"dc1.lab.example": LdapError("dc1.lab.example", "10.0.0.11:636: connection refused")},
-                  TimeConfig(ntp_timeout=0.2))
+                  TimeSettings(ntp_timeout=0.2))
     with pytest.raises(CheckFailed) as info:
         clock.run(ctx)
     result = info.value.partial
-    series = [s for s in clock_samples.samples("lab.example", result)]
+    series = [s for s in clock_samples.series("lab.example", result)]
     assert not [s for s in series if s.metric is m.TIME_OFFSET or s.metric is m.TIME_PROBE_RTT]
     success = {s.labels[2]: s.value for s in series if s.metric is m.TIME_PROBE_SUCCESS}
     assert success == {"ntp": 0.0, "ldap": 0.0}
     assert [s.value for s in series if s.metric is m.DC_CHECK_SUCCESS] == [0.0]
-    (finding,) = clock.findings(result)
+    (finding,) = clock_report.findings(result)
     assert finding.severity == "error" and "connection refused" in finding.message and "NTP" in finding.message
 
 
 def test_ldap_alone_still_reads_the_clock_where_udp_123_is_blocked(responders) -> None:
     ntp = responders()
     ntp.close()
-    result = clock.run(context({"dc1.lab.example": FakeConnection(0.0)}, TimeConfig(ntp_timeout=0.2)))
+    result = clock.run(context({"dc1.lab.example": FakeConnection(0.0)}, TimeSettings(ntp_timeout=0.2)))
     (dc1,) = result.dcs
     assert dc1.readable and isinstance(dc1.ntp, clock.ProbeFailure) and abs(dc1.offset) < 1.0
-    assert [f.severity for f in clock.findings(result)] == ["warning"]
+    assert [f.severity for f in clock_report.findings(result)] == ["warning"]
 
 
 def test_a_turned_off_source_has_no_series(responders) -> None:
     responders()
-    result = clock.run(context({"dc1.lab.example": FakeConnection(0.0)}, TimeConfig(ntp=False)))
-    names = {(s.metric.name, s.labels[2]) for s in clock_samples.samples("lab.example", result) if s.metric.labels[-1] == "source"}
+    result = clock.run(context({"dc1.lab.example": FakeConnection(0.0)}, TimeSettings(ntp=False)))
+    names = {(s.metric.name, s.labels[2]) for s in clock_samples.series("lab.example", result) if s.metric.labels[-1] == "source"}
     assert names == {(n, "ldap") for n in (m.TIME_OFFSET.name, m.TIME_PROBE_SUCCESS.name, m.TIME_PROBE_RTT.name)}
 
 
@@ -274,7 +277,7 @@ def test_warning_threshold_and_disagreeing_sources() -> None:
     ntp = clock.NtpReading(offset=45.0, rtt=0.001, stratum=4, leap=0, address="10.0.0.9")
     ldap = clock.LdapTimeReading(offset=0.3, rtt=0.01, current_time="x", address="10.0.0.11")
     result = clock.TimeResult("lab.example", (clock.DcClock("dc1.lab.example", False, ntp, ldap),), 30.0, 240.0)
-    by_kind = {f.message.split(" ")[0]: f for f in clock.findings(result)}
+    by_kind = {f.message.split(" ")[0]: f for f in clock_report.findings(result)}
     assert by_kind["clock"].severity == "warning" and "+45.0 s" in by_kind["clock"].message
     assert by_kind["clock"].fix.startswith("w32tm /config /computer:dc1.lab.example /syncfromflags:domhier /update")
     assert "does not come from the DC's own clock" in by_kind["NTP"].message
@@ -288,7 +291,7 @@ def test_summary_table() -> None:
          clock.DcClock("dc1.lab.example", True, None, clock.LdapTimeReading(0.2, 0.01, "x", "b"))),
         30.0, 240.0,
     )
-    lines = clock.summary(result)
+    lines = clock_report.summary(result)
     assert "ntp offset" in lines[0] and "ldap offset" in lines[0]
     assert "+420.000 s" in lines[1] and "no answer" in lines[1] and " 8 " in lines[1]
     assert "off" in lines[2] and "+0.200 s" in lines[2]
@@ -309,12 +312,12 @@ def load(tmp_path: Path, time_section: str):
     ) % time_section
     path = tmp_path / "cfg.yml"
     path.write_text(body)
-    return config.load(path)
+    return config.load(path, CHECKS)
 
 
 def test_time_thresholds_default_and_parse(tmp_path: Path) -> None:
-    assert load(tmp_path, "{}").domains[0].time == TimeConfig()
-    t = load(tmp_path, "{warning_offset: 10s, error_offset: 2m, ntp: false}").domains[0].time
+    assert load(tmp_path, "{}").domains[0].settings["time"] == TimeSettings()
+    t = load(tmp_path, "{warning_offset: 10s, error_offset: 2m, ntp: false}").domains[0].settings["time"]
     assert (t.warning_offset, t.error_offset, t.ntp, t.ldap) == (10.0, 120.0, False, True)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ad_health_exporter import config
+from ad_health_exporter.catalogue import CHECKS
 from ad_health_exporter.config import ConfigError
 
 PASSWORD = "S3cret-Pa55!"
@@ -38,19 +39,20 @@ domains:
 
 
 def test_minimal_file_gets_safe_defaults(tmp: Path) -> None:
-    cfg = config.load(write(tmp, MINIMAL))
+    cfg = config.load(write(tmp, MINIMAL), CHECKS)
     (d,) = cfg.domains
     assert d.name == "lab.example"
     assert d.tls.mode == "ldaps" and not d.tls.allow_insecure_bind
     assert d.ldap.port_for(d.tls.mode) == 636
     assert d.bind.password.reveal() == PASSWORD  # trailing newline of the file stripped
     assert d.interval("inventory") == 60 and d.timeout("inventory") == 60
-    assert d.accounts.password_age_days == (45, 90, 180)
+    assert d.settings["accounts"].password_age_days == (45, 90, 180)
 
 
 def test_durations_numbers_and_go_style(tmp: Path) -> None:
     cfg = config.load(
-        write(tmp, MINIMAL + "    intervals: {time: 90s, spn: 1h30m, dns: 120}\n    timeouts: {time: 1m}\n    ldap: {receive_timeout: 2.5s}\n")
+        write(tmp, MINIMAL + "    intervals: {time: 90s, spn: 1h30m, dns: 120}\n    timeouts: {time: 1m}\n    ldap: {receive_timeout: 2.5s}\n"),
+        CHECKS,
     )
     d = cfg.domains[0]
     assert (d.interval("time"), d.interval("spn"), d.interval("dns")) == (90, 5400, 120)
@@ -60,7 +62,7 @@ def test_durations_numbers_and_go_style(tmp: Path) -> None:
 
 def test_password_from_environment(tmp: Path) -> None:
     body = MINIMAL.replace("password_file: pw", "password_env: AD_PW")
-    cfg = config.load(write(tmp, body), environ={"AD_PW": "x" + PASSWORD})
+    cfg = config.load(write(tmp, body), CHECKS, environ={"AD_PW": "x" + PASSWORD})
     assert cfg.domains[0].bind.password.reveal() == "x" + PASSWORD
     assert "environment variable AD_PW" == cfg.domains[0].bind.password_source
 
@@ -97,7 +99,7 @@ def test_password_from_environment(tmp: Path) -> None:
 def test_bad_config_names_key_and_problem(tmp: Path, body: str, expected: str) -> None:
     path = write(tmp, body)
     with pytest.raises(ConfigError) as info:
-        config.load(path, environ={})
+        config.load(path, CHECKS, environ={})
     message = str(info.value)
     assert expected in message
     assert message.startswith(str(path))
@@ -107,30 +109,30 @@ def test_bad_config_names_key_and_problem(tmp: Path, body: str, expected: str) -
 
 def test_missing_file(tmp: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yml: no such file"):
-        config.load(tmp / "nope.yml")
+        config.load(tmp / "nope.yml", CHECKS)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_password_file_as_user(tmp: Path) -> None:  # pragma: no cover - CI runs as root
     (tmp / "pw").chmod(0)
     with pytest.raises(ConfigError, match="password_file: cannot read"):
-        config.load(write(tmp, MINIMAL))
+        config.load(write(tmp, MINIMAL), CHECKS)
 
 
 def test_password_file_that_is_a_directory(tmp: Path) -> None:
     (tmp / "pwdir").mkdir()
     with pytest.raises(ConfigError, match=r"domains\[0\]\.bind\.password_file: cannot read .*pwdir"):
-        config.load(write(tmp, MINIMAL.replace("password_file: pw", "password_file: pwdir")))
+        config.load(write(tmp, MINIMAL.replace("password_file: pw", "password_file: pwdir")), CHECKS)
 
 
 def test_empty_password_refused(tmp: Path) -> None:
     (tmp / "pw").write_text("\n")
     with pytest.raises(ConfigError, match="is empty"):
-        config.load(write(tmp, MINIMAL))
+        config.load(write(tmp, MINIMAL), CHECKS)
 
 
 def test_secret_hides_itself(tmp: Path) -> None:
-    cfg = config.load(write(tmp, MINIMAL))
+    cfg = config.load(write(tmp, MINIMAL), CHECKS)
     for text in (repr(cfg), str(cfg.domains[0].bind), f"{cfg.domains[0].bind.password}"):
         assert PASSWORD not in text
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ad_health_exporter import cli, config
+from ad_health_exporter.catalogue import CHECKS
 from ad_health_exporter.web import settings as web_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +135,7 @@ def test_kubernetes_example(tmp_path: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
     rebase = lambda text: text.replace("/etc/ad-health-exporter/", f"{tmp_path}/etc/ad-health-exporter/")  # noqa: E731
-    cfg = config.parse(yaml.safe_load(rebase(files[args.config_file])), base=tmp_path)
+    cfg = config.parse(yaml.safe_load(rebase(files[args.config_file])), CHECKS, base=tmp_path)
     assert cfg.domains[0].bind.password is not None
     web = web_settings.parse(yaml.safe_load(rebase(files[args.web_config_file])), base=tmp_path)
     assert web.tls is not None and web.users

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from ad_health_exporter import config
+from ad_health_exporter.catalogue import CHECKS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "ad-health-exporter.example.yml"
 
@@ -19,8 +20,8 @@ def test_example_is_valid(tmp_path: Path) -> None:
     for domain in data["domains"]:
         domain["bind"]["password_file"] = "pw"
         domain["tls"]["ca_file"] = "ca.pem"
-    cfg = config.parse(data, base=tmp_path)
+    cfg = config.parse(data, CHECKS, base=tmp_path)
     (d,) = cfg.domains
     assert d.name == "corp.example.com" and d.tls.mode == "ldaps"
-    assert d.accounts.watched_computers == ("FS01", "SQL01")
-    assert [e.account for e in d.spn.expected] == ["svc-sql", "FS01$"]
+    assert d.settings["accounts"].watched_computers == ("FS01", "SQL01")
+    assert [e.account for e in d.settings["spn"].expected] == ["svc-sql", "FS01$"]

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ad_health_exporter import config, kerberos
+from ad_health_exporter import config
+from ad_health_exporter.catalogue import CHECKS
+from ad_health_exporter.formats import keytab as kerberos
+from ad_health_exporter.ldap import kerberos as ldap_kerberos
 from ad_health_exporter.config import ConfigError
 
 
@@ -85,16 +88,16 @@ def domain(bind: dict, tls: dict | None = None) -> dict:
 def test_gssapi_bind_config(tmp_path: Path) -> None:
     (tmp_path / "monitor.keytab").write_bytes(keytab(entry("monitor@LAB.EXAMPLE", 2)))
     cfg = config.parse(domain({"method": "gssapi", "keytab": "monitor.keytab", "principal": "monitor@lab.example"},
-                              {"mode": "starttls"}), base=tmp_path)
+                              {"mode": "starttls"}), CHECKS, base=tmp_path)
     bind = cfg.domains[0].bind
     assert bind.method == "gssapi" and bind.user == "monitor@LAB.EXAMPLE" and bind.password is None
     assert bind.keytab == tmp_path / "monitor.keytab" and "keytab" in bind.password_source
     # One principal in the keytab: it need not be named.
-    cfg = config.parse(domain({"method": "gssapi", "keytab": "monitor.keytab"}), base=tmp_path)
+    cfg = config.parse(domain({"method": "gssapi", "keytab": "monitor.keytab"}), CHECKS, base=tmp_path)
     assert cfg.domains[0].bind.user == "monitor@LAB.EXAMPLE" and cfg.domains[0].tls.mode == "ldaps"
     # Simple stays the default.
     (tmp_path / "pw").write_text("secret\n")
-    assert config.parse(domain({"user": "u@lab.example", "password_file": "pw"}), base=tmp_path).domains[0].bind.method == "simple"
+    assert config.parse(domain({"user": "u@lab.example", "password_file": "pw"}), CHECKS, base=tmp_path).domains[0].bind.method == "simple"
 
 
 @pytest.mark.parametrize(
@@ -120,12 +123,12 @@ def test_gssapi_bind_errors(tmp_path: Path, bind: dict, tls: dict | None, messag
     (tmp_path / "two.keytab").write_bytes(keytab(entry("a@LAB.EXAMPLE", 2), entry("b@LAB.EXAMPLE", 2)))
     (tmp_path / "pw").write_text("secret\n")
     with pytest.raises(ConfigError) as info:
-        config.parse(domain(bind, tls), base=tmp_path)
+        config.parse(domain(bind, tls), CHECKS, base=tmp_path)
     assert message in str(info.value)
     if "principal" in bind and "admin" in bind.get("principal", ""):
         assert "holds no key for admin@LAB.EXAMPLE (it holds: monitor@LAB.EXAMPLE)" in str(info.value)
 
 
 def test_credential_store_is_private_memory_cache(tmp_path: Path) -> None:
-    store = kerberos.credential_store(tmp_path / "k.keytab", "ad-health-exporter-lab.example")
+    store = ldap_kerberos.credential_store(tmp_path / "k.keytab", "ad-health-exporter-lab.example")
     assert store == {"client_keytab": str(tmp_path / "k.keytab"), "ccache": "MEMORY:ad-health-exporter-lab.example"}

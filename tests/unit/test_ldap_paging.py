@@ -14,8 +14,8 @@ from ldap3.protocol.rfc2696 import RealSearchControlValue
 from ldap3.protocol.rfc4511 import LDAPMessage
 from ldap3.utils.asn1 import decode_message_fast, decoder
 
-from ad_health_exporter import ldap_ber as ber
-from ad_health_exporter.ldap_paging import PagingError, paged_search
+from ad_health_exporter.ldap import ber
+from ad_health_exporter.ldap.paging import PagingError, paged_search
 
 # --- a small, independent BER encoder for building responses --------------------------------
 

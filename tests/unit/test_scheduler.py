@@ -6,7 +6,7 @@ import threading
 import time
 
 from ad_health_exporter.checks.base import CheckError, CheckFailed
-from ad_health_exporter.scheduler import Job, Scheduler, execute, run_once
+from ad_health_exporter.runtime.scheduler import Job, Scheduler, execute, record_run, run_once
 
 
 def wait_for(predicate, timeout: float = 10.0) -> None:
@@ -53,16 +53,16 @@ def test_hung_check_is_failed_at_its_timeout_and_not_restarted_while_hung() -> N
     s = Scheduler([job, quick])
     s.start()
     try:
-        wait_for(lambda: s.state("d", "slow").last is not None)
-        first = s.state("d", "slow").last
+        wait_for(lambda: s.store.state("d", "slow").last is not None)
+        first = s.store.state("d", "slow").last
         assert not first.ok and "did not finish within 0.2s" in first.error
         assert 0.15 < first.duration < 1.0
-        wait_for(lambda: "has not finished" in (s.state("d", "slow").last.error or ""))
+        wait_for(lambda: "has not finished" in (s.store.state("d", "slow").last.error or ""))
         assert len(starts) == 1  # no pile-up of hung runs
-        assert s.state("d", "quick").last.ok  # the other check is unaffected
+        assert s.store.state("d", "quick").last.ok  # the other check is unaffected
         release.set()
-        wait_for(lambda: s.state("d", "slow").last.ok, timeout=5)
-        assert s.result("d", "slow") == "late"
+        wait_for(lambda: s.store.state("d", "slow").last.ok, timeout=5)
+        assert s.store.result("d", "slow") == "late"
         assert len(starts) == 2  # a fresh run after the straggler ended; its result counts
     finally:
         release.set()
@@ -72,14 +72,14 @@ def test_hung_check_is_failed_at_its_timeout_and_not_restarted_while_hung() -> N
 def test_failed_run_keeps_last_result_and_partial_replaces_it() -> None:
     outcomes = iter([lambda: "v1", lambda: (_ for _ in ()).throw(CheckError("down")), lambda: (_ for _ in ()).throw(CheckFailed("half", "v2"))])
     job = Job("d", "c", 1, 1, lambda: next(outcomes)())
-    s = run_once([job])
-    assert s.result("d", "c") == "v1"
-    s._record(job, execute(job).record, None)
-    st = s.state("d", "c")
+    store = run_once([job])
+    assert store.result("d", "c") == "v1"
+    record_run(store, job, execute(job).record, None)
+    st = store.state("d", "c")
     assert not st.last.ok and st.result == "v1" and st.last_success.ok
     done = execute(job)
-    s._record(job, done.record, done.result)
-    assert s.result("d", "c") == "v2" and not s.state("d", "c").last.ok
+    record_run(store, job, done.record, done.result)
+    assert store.result("d", "c") == "v2" and not store.state("d", "c").last.ok
 
 
 def test_ready_after_every_check_ran_once_and_dependency_order() -> None:
@@ -99,9 +99,9 @@ def test_ready_after_every_check_ran_once_and_dependency_order() -> None:
     s.start()
     try:
         time.sleep(0.2)
-        assert not s.ready() and order == []
+        assert not s.store.ready() and order == []
         gate.set()
-        wait_for(s.ready)
+        wait_for(s.store.ready)
         assert order == ["inventory", "spn"]
     finally:
         s.stop()

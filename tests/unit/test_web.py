@@ -11,8 +11,9 @@ import pytest
 from ad_health_exporter.app import Exporter
 from ad_health_exporter.checks.base import CheckError
 from ad_health_exporter.config import BindConfig, Config, DomainConfig, Secret
-from ad_health_exporter.inventory import DomainController, Inventory, Reachability
-from ad_health_exporter.registry import CHECKS, CheckDefinition
+from ad_health_exporter.topology import DomainController, Inventory, Reachability
+from ad_health_exporter.catalogue import CHECKS
+from ad_health_exporter.checks.base import Check
 from ad_health_exporter.web.address import parse_listen_address
 from ad_health_exporter.web.pages import App, StatusSource
 from ad_health_exporter.web.server import Server
@@ -45,17 +46,18 @@ def fake_inventory(ctx) -> Inventory:
 @pytest.fixture
 def served(request):
     gate = threading.Event()
-    inv_def = CheckDefinition(
-        name="inventory", run=lambda ctx: (gate.wait(10), fake_inventory(ctx))[1],
-        samples=CHECKS[0].samples, findings=CHECKS[0].findings, needs_inventory=False,
+    inv_def = Check(
+        name="inventory", interval=60.0, run=lambda ctx: (gate.wait(10), fake_inventory(ctx))[1],
+        series=CHECKS[0].series, findings=CHECKS[0].findings, summary=CHECKS[0].summary, needs_inventory=False,
     )
 
     def broken(ctx):
         raise CheckError("cannot read the thing on dc1.lab.example")
 
-    other = CheckDefinition(name="spn", run=broken, samples=lambda d, r: [], findings=lambda r: [])
+    other = Check(name="spn", interval=900.0, run=broken, series=lambda d, r: [], findings=lambda r: [],
+                  summary=lambda r: [])
     exporter = Exporter(Config(domains=(domain_config(),)), checks=(inv_def, other))
-    server = Server(App(exporter.registry, StatusSource(exporter.scheduler), VERSION), parse_listen_address("127.0.0.1:0"))
+    server = Server(App(exporter.prometheus_registry, StatusSource(exporter.store), VERSION), parse_listen_address("127.0.0.1:0"))
     server.start()
     exporter.start()
     yield f"http://127.0.0.1:{server.port}", gate, exporter

@@ -1,8 +1,9 @@
-"""What every check shares: the context it runs in, its failure type, and findings.
+"""What every check shares: its catalogue entry, the context it runs in, its failure types,
+its findings, and what it may ask of the directory.
 
 A check is a plain function ``run(ctx) -> Result`` returning a frozen dataclass. It knows
-nothing of Prometheus; the samples layer turns results into series, and ``findings()``
-turns them into lines of the ``check`` report.
+nothing of Prometheus: its ``series`` function turns results into series, and its
+``findings`` function turns them into lines of the ``check`` report.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Literal, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, Iterable, Iterator, Literal, Protocol, TypeVar
 
-from ..config import DomainConfig
-from ..ldap import Directory, LdapError
+from ..config import CheckSettings, DomainConfig
+from ..ldap import Entry, LdapError, RootDSE, Scope
+from ..metrics import Series
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..ldap.resolver import Resolver
+    from ..topology import Inventory
 
 Severity = Literal["error", "warning", "info"]
+S = TypeVar("S")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
@@ -48,17 +53,73 @@ class Finding:
     fix: str | None = None
 
 
+class DcConnection(Protocol):
+    """What a check does with an open connection to one DC (``ldap.Connection`` is one)."""
+
+    host: str
+    address: str
+
+    def __enter__(self) -> DcConnection: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def close(self) -> None: ...
+
+    def root_dse(self, attributes: Iterable[str] = ...) -> RootDSE: ...
+
+    def read(self, dn: str, attributes: Iterable[str], filter_: str = ...) -> Entry | None: ...
+
+    def search(
+        self, base: str, filter_: str, attributes: Iterable[str], scope: Scope = ..., page_size: int | None = ...
+    ) -> Iterator[Entry]: ...
+
+
+class DirectoryAccess(Protocol):
+    """What a check may ask of a domain's directory (``ldap.Directory`` is one)."""
+
+    @property
+    def resolver(self) -> Resolver: ...
+
+    def connect(
+        self,
+        host: str,
+        *,
+        bind: bool = ...,
+        port: int | None = ...,
+        address: str | None = ...,
+        timeout: float | None = ...,
+    ) -> DcConnection: ...
+
+
 @dataclass
-class CheckContext:
+class CheckContext(Generic[S]):
     domain: DomainConfig
-    directory: Directory
-    inventory: "Inventory | None"
+    directory: DirectoryAccess
+    inventory: Inventory | None
+    settings: S
+    interval: float = 60.0  # seconds between runs of this check
+    timeout: float = 60.0  # the run's hard time limit; phases budget their waits within it
     clock: Callable[[], float] = time.time
 
-    def require_inventory(self) -> "Inventory":
+    def require_inventory(self) -> Inventory:
         if self.inventory is None:
             raise CheckError(f"no inventory of {self.domain.name} yet: the inventory check has not succeeded")
         return self.inventory
+
+
+@dataclass(frozen=True)
+class Check(Generic[S, R]):
+    """A check's entry in the catalogue: all the exporter needs to know to configure,
+    schedule, expose and report it."""
+
+    name: str  # the check label, and the key of its interval, timeout and settings section
+    interval: float  # default seconds between runs
+    run: Callable[[CheckContext[S]], R]
+    series: Callable[[str, R], Iterable[Series]]
+    findings: Callable[[R], list[Finding]]
+    summary: Callable[[R], list[str]]  # lines that describe what was seen, for the report
+    settings: CheckSettings[S] | None = None  # None: the check has no section of its own
+    needs_inventory: bool = True
 
 
 def for_each_dc(

@@ -1,0 +1,21 @@
+"""Series of the inventory check."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ... import metrics as m
+from ...topology import Inventory, Reachability
+from ...metrics import Series
+from ...metrics import flag
+
+
+def series(domain: str, result: Inventory) -> Iterator[Series]:
+    for dc in result.domain_controllers:
+        yield Series(
+            m.DC_INFO,
+            (domain, dc.host, dc.site, flag(dc.global_catalog), flag(dc.read_only), flag(dc.pdc)),
+            1.0,
+        )
+        reach = result.reachability.get(dc.host, Reachability(up=False))
+        yield Series(m.DC_UP, (domain, dc.host), 1.0 if reach.up else 0.0)

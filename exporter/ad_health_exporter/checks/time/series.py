@@ -1,0 +1,26 @@
+"""Series of the time check."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ... import metrics as m
+from .probe import NAME, LdapTimeReading, NtpReading, TimeResult
+from ...metrics import Series
+
+
+def series(domain: str, result: TimeResult) -> Iterator[Series]:
+    for dc in result.dcs:
+        yield Series(m.DC_CHECK_SUCCESS, (domain, dc.host, NAME), 1.0 if dc.readable else 0.0)
+        for source, probe in (("ntp", dc.ntp), ("ldap", dc.ldap)):
+            if probe is None:  # turned off in the configuration: no series at all
+                continue
+            answered = isinstance(probe, (NtpReading, LdapTimeReading))
+            yield Series(m.TIME_PROBE_SUCCESS, (domain, dc.host, source), 1.0 if answered else 0.0)
+            if answered:
+                # Only an answer has an offset: a failed probe must never read as "0 s off".
+                yield Series(m.TIME_OFFSET, (domain, dc.host, source), probe.offset)
+                yield Series(m.TIME_PROBE_RTT, (domain, dc.host, source), probe.rtt)
+        if isinstance(dc.ntp, NtpReading):
+            yield Series(m.NTP_STRATUM, (domain, dc.host), float(dc.ntp.stratum))
+            yield Series(m.NTP_LEAP, (domain, dc.host), float(dc.ntp.leap))

@@ -1,1 +1,0 @@
-"""Turns check results into metric samples: the only layer that knows both."""
