@@ -5,14 +5,19 @@ PY := $(VENV)/bin/python
 LAB := $(CURDIR)/lab/labctl
 PYTEST_ARGS ?=
 
-.PHONY: deps test unit demo demo-down lab-up lab-down bench dashboard dashboard-check rules-check runbook-url
+.PHONY: deps lint test unit demo demo-down lab-up lab-down bench dashboard dashboard-check rules-check runbook-url
 
 deps:
 	@scripts/install-deps.sh
 
-## test: install what is needed, then run every test (unit, promtool, lab integration, end to end)
-test: deps
+## test: install what is needed, then lint and type-check, then run every test (unit, promtool, lab integration, end to end)
+test: deps lint
 	@scripts/run-tests.sh $(PYTEST_ARGS)
+
+## lint: ruff on every Python file, mypy on the package and the tests (settings in pyproject.toml)
+lint: deps
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 
 ## unit: the tests that need no lab (fast)
 unit: deps
