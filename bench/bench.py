@@ -30,18 +30,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
 sys.path.insert(0, str(ROOT / "exporter"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import lab_config  # noqa: E402
-import yaml  # noqa: E402
-
-from adlab import Lab  # noqa: E402
-from adlab import bulk  # noqa: E402
-from ad_health_exporter.checks.accounts import scan as accounts  # noqa: E402
-from ad_health_exporter.checks.spn import index as spn  # noqa: E402
+import lab_config  # noqa: E402 - importable only once scripts/ is on sys.path (above)
+from ad_health_exporter.checks.accounts import scan as accounts  # noqa: E402 - needs exporter/ on sys.path
+from ad_health_exporter.checks.spn import index as spn  # noqa: E402 - needs exporter/ on sys.path
+from adlab import Lab, bulk  # noqa: E402 - needs lab/ on sys.path
 
 
 def exporter_config(info, dc: str, page_size: int) -> dict:

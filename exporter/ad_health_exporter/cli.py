@@ -20,7 +20,7 @@ import signal
 import ssl
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import config as config_mod
 from . import logs
@@ -140,7 +140,7 @@ def _reload(
     old: Exporter,
     app: App,
     web: WebConfigSource | None,
-    events: "queue.SimpleQueue[str]",
+    events: queue.SimpleQueue[str],
 ) -> Exporter:
     log.info("reloading configuration", extra={"file": config_file})
     if web is not None:

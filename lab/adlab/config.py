@@ -46,7 +46,7 @@ class LabConfig:
 
     @classmethod
     def build(cls, name: str = DEFAULT_NAME, subnet: str = DEFAULT_SUBNET,
-              state_dir: str | Path | None = None) -> "LabConfig":
+              state_dir: str | Path | None = None) -> LabConfig:
         if not isinstance(name, str) or len(name) > _MAX_NAME or not _NAME_RE.match(name):
             raise LabError(
                 f"lab name {name!r} is invalid: use 1-{_MAX_NAME} characters a-z, 0-9 and inner '-', "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from . import faketime, ldif
 from .config import DOMAIN, DOMAIN_DN, SITE
@@ -14,7 +14,7 @@ from .samba import CONFIG_DN, SambaTools
 UF_ACCOUNTDISABLE = 0x2
 UF_NORMAL_ACCOUNT = 0x200
 UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
-_EPOCH_1601 = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_EPOCH_1601 = datetime(1601, 1, 1, tzinfo=UTC)
 
 
 def filetime_to_datetime(filetime: int) -> datetime:

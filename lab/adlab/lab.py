@@ -12,12 +12,11 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import chrony, directory, faketime, faults, net, passwords, pki, probes, state
-from .config import (DC_NAMES, DEFAULT_NAME, DEFAULT_SUBNET, DOMAIN, DOMAIN_DN, NETBIOS, REALM, SITE,
-                     LabConfig)
+from .config import DC_NAMES, DEFAULT_NAME, DEFAULT_SUBNET, DOMAIN, DOMAIN_DN, NETBIOS, REALM, SITE, LabConfig
 from .errors import LabError
 from .proc import netns_pids, owned_by, run, terminate
 from .samba import CONFIG_DN, DNS_NAMING_CONTEXTS, NAMING_CONTEXTS, SCHEMA_DN, SambaTools
@@ -39,7 +38,7 @@ class Lab:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     @classmethod
-    def load(cls, name: str = DEFAULT_NAME, state_dir: str | Path | None = None) -> "Lab":
+    def load(cls, name: str = DEFAULT_NAME, state_dir: str | Path | None = None) -> Lab:
         """Attach to a running lab through its lab.json."""
         path = LabConfig.build(name, DEFAULT_SUBNET, state_dir).lab_json
         info = state.read(path)
@@ -206,7 +205,7 @@ class Lab:
             dns_servers=tuple(cfg.dc_ip(dc) for dc in DC_NAMES), dcs=dcs, ca_file=str(cfg.ca_file),
             admin=admin, admin_password_file=str(cfg.admin_password_file), monitor=monitor,
             monitor_password_file=str(cfg.monitor_password_file), faults=fault_info, cut_links=(),
-            created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             up_seconds=round(time.monotonic() - started, 1))
         return self._save(info)
 

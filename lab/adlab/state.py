@@ -133,7 +133,7 @@ class LabInfo:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LabInfo":
+    def from_dict(cls, data: dict[str, Any]) -> LabInfo:
         try:
             return _decode(cls, data)
         except (KeyError, TypeError, ValueError) as exc:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Generic, Iterable, Iterator, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from ..config import CheckSettings, DomainConfig
 from ..ldap import Entry, LdapError, RootDSE, Scope

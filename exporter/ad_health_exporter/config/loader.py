@@ -7,8 +7,9 @@ and the reader of its own section, so this module knows no check by name.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .bind import bind as read_bind
 from .model import BindMethod, Config, DeclaredCheck, DomainConfig, LdapConfig, TlsConfig

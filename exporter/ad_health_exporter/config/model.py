@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Literal, Mapping, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from .tree import Node
 

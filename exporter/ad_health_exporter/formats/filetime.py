@@ -19,7 +19,7 @@ import enum
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from .errors import DecodeError
 
@@ -31,11 +31,11 @@ TICKS_PER_SECOND = 10_000_000
 FILETIME_NEVER = 0x7FFF_FFFF_FFFF_FFFF
 
 _INT64_MAX = 0x7FFF_FFFF_FFFF_FFFF
-_WINDOWS_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_WINDOWS_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _EPOCH_DELTA_TICKS = EPOCH_DELTA_SECONDS * TICKS_PER_SECOND
 # Last tick that still fits in a datetime (9999-12-31T23:59:59.9999999Z).
 _MAX_DATETIME_TICKS = (
-    (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - _WINDOWS_EPOCH)
+    (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - _WINDOWS_EPOCH)
     // timedelta(seconds=1)
     + 1
 ) * TICKS_PER_SECOND - 1
@@ -252,7 +252,7 @@ def parse_generalized_time(text: str | bytes) -> datetime:
         raise DecodeError("GeneralizedTime", f"second {second} out of range in {text!r}")
     zone = parts["zone"]
     if zone == "Z":
-        tz = timezone.utc
+        tz = UTC
     else:
         zone_hours = int(zone[1:3])
         zone_minutes = int(zone[3:5] or 0)
@@ -276,7 +276,7 @@ def parse_generalized_time(text: str | bytes) -> datetime:
             int(parts["year"]), int(parts["month"]), int(parts["day"]), int(parts["hour"]),
             minute, tzinfo=tz,
         )
-        return (base + timedelta(seconds=second) + fraction).astimezone(timezone.utc)
+        return (base + timedelta(seconds=second) + fraction).astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise DecodeError("GeneralizedTime", f"{text!r} is not a valid time: {exc}") from None
 
@@ -290,7 +290,7 @@ def format_generalized_time(when: datetime) -> str:
     if when.tzinfo is None or when.utcoffset() is None:
         raise DecodeError("datetime", "naive datetime has no time zone")
     try:
-        utc = when.astimezone(timezone.utc)
+        utc = when.astimezone(UTC)
     except OverflowError:
         raise DecodeError("datetime", f"{when!r} cannot be expressed in UTC") from None
     fraction = f"{utc.microsecond:06d}" if utc.microsecond else "0"

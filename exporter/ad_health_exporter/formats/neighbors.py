@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from xml.parsers import expat
 
 from .errors import DecodeError
@@ -42,7 +42,7 @@ _XML = "DS_REPL_NEIGHBOR XML"
 _BLOB = "DS_REPL_NEIGHBORW_BLOB"
 _ROOTS = frozenset({"DS_REPL_NEIGHBOR", "DS_REPL_NEIGHBORW"})
 _MAX_XML_CHARS = 64 * 1024
-_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WHITESPACE_AND_NUL = " \t\r\n\x00"
 
 _BLOB_FIXED = struct.Struct("<IIIIII16s16s16s16sqqqqII")
@@ -183,7 +183,7 @@ def _xml_time(fields: dict[str, str], name: str) -> int | None:
         raise DecodeError(_XML, f"{text[:40]!r} is not an ISO-8601 time", field=name)
     zone = match["zone"]
     if zone in (None, "Z"):
-        tz = timezone.utc
+        tz = UTC
     else:
         digits = zone[1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:])

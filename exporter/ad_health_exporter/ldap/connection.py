@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -25,7 +26,7 @@ class Connection:
         port: int,
         conn: ldap3.Connection,
         page_size: int,
-        on_close: Callable[["Connection"], None] | None = None,
+        on_close: Callable[[Connection], None] | None = None,
     ) -> None:
         self.host = host
         self.address = address
@@ -34,7 +35,7 @@ class Connection:
         self._page_size = page_size
         self._on_close = on_close
 
-    def __enter__(self) -> "Connection":
+    def __enter__(self) -> Connection:
         return self
 
     def __exit__(self, *exc: object) -> None:

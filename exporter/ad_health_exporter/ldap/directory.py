@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import ldap3
 from ldap3.core import exceptions as lx

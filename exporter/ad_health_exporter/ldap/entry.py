@@ -68,7 +68,7 @@ class RootDSE:
     is_synchronized: bool | None
 
     @classmethod
-    def from_entry(cls, entry: Entry) -> "RootDSE":
+    def from_entry(cls, entry: Entry) -> RootDSE:
         host = entry.text("dnsHostName")
         return cls(
             # The canonical form the inventory keys DCs by: lower case, no root dot.

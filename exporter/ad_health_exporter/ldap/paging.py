@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import ldap3
 from ldap3.core import exceptions as lx
@@ -66,7 +66,7 @@ class _Reader:
                 return message
             try:
                 data = self._sock.recv(_RECV_SIZE)
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 raise PagingError("no answer within the receive timeout") from None
             except (OSError, ssl.SSLError) as exc:
                 raise PagingError(f"connection lost: {exc.strerror or exc}" if isinstance(exc, OSError) else f"connection lost: {exc}") from None

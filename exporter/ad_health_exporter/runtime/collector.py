@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -40,7 +41,7 @@ class ExporterCollector(Collector):
                 continue
             try:
                 series.extend(check.series(state.domain, state.result))
-            except Exception:  # noqa: BLE001 - one check's bug must not break the whole scrape
+            except Exception:  # one check's bug must not break the whole scrape (logged with its traceback)
                 log.exception("cannot render the check's result", extra={"domain": state.domain, "check": state.check})
         yield from families(series)
 

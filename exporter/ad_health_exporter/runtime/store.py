@@ -4,8 +4,8 @@ the ``check`` report read, and the one thing the runs write."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import bcrypt
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from .live import WebConfigSource
 from .pages import StartResponse, WsgiApp, plain_text

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from typing import Callable, Iterable, Protocol, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 

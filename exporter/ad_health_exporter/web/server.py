@@ -37,7 +37,7 @@ class _QuietHandler(WSGIRequestHandler):
                 raise ssl.SSLError("the client certificate has none of the client_allowed_sans")
         super().setup()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:  # `format`: the stdlib's parameter name
         log.debug("http request", extra={"client": self.client_address[0], "request": format % args})
 
 

@@ -16,9 +16,10 @@ and bcrypt hashes of cost below 10 are refused with a message naming the key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..config import ConfigError
 from ..config.tree import Node, file_path, read_yaml

@@ -1,7 +1,7 @@
 """Accounts check: computer accounts (enabled, machine password age), watched computers, krbtgt."""
 
 from ..base import Check
-from . import scan, report, series, settings
+from . import report, scan, series, settings
 
 CHECK = Check(
     name=scan.NAME,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
 from ..base import Finding
-
-from .scan import AccountsResult, DAY, NAME, PasswordAge
+from .scan import DAY, NAME, AccountsResult, PasswordAge
 
 
 def _age_text(age: PasswordAge, now: float) -> str:

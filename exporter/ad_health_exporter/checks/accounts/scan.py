@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 from ...formats.errors import DecodeError
 from ...formats.filetime import FileTime, TimeState, decode_filetime
-from ...topology import Inventory
 from ...ldap import Connection, Entry, LdapError
+from ...topology import Inventory
 from ..base import CheckContext, CheckError
-
 from .settings import AccountsSettings
-
 
 NAME = "accounts"
 log = logging.getLogger(__name__)

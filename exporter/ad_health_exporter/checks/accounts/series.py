@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ... import metrics as m
-from .scan import AccountsResult
 from ...metrics import Series
+from .scan import AccountsResult
 
 
 def series(domain: str, result: AccountsResult) -> Iterator[Series]:

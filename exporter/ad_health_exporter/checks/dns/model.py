@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ldap3.utils.dn import parse_dn
 
 from ...formats.dnsrecord import TYPE_A, TYPE_AAAA, AddressData, decode_dns_record
 from ...formats.errors import DecodeError
-from ...ldap.dn import same_dn
-from ...topology import DomainController, Inventory
 from ...ldap import Entry, RootDSE
+from ...ldap.dn import same_dn
 from ...ldap.resolver import SrvTarget
-
-
+from ...topology import DomainController, Inventory
 
 NAME = "dns"
 log = logging.getLogger(__name__)

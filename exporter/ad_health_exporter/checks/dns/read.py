@@ -25,12 +25,26 @@ from dataclasses import dataclass
 
 from ldap3.utils.conv import escape_filter_chars
 
-from ...topology import Inventory
 from ...ldap import LdapError
 from ...ldap.resolver import ResolveError, Resolver
+from ...topology import Inventory
 from ..base import CheckContext, CheckFailed, for_each_dc
-
-from .model import AddressProbe, DcLookup, DnsResult, LocatorRecord, ServerView, SrvLookup, ZoneRecord, _DNS_NODE_FILTER, _node_names, dsa_alias, judge_probe, locator_records, log, zone_records
+from .model import (
+    _DNS_NODE_FILTER,
+    AddressProbe,
+    DcLookup,
+    DnsResult,
+    LocatorRecord,
+    ServerView,
+    SrvLookup,
+    ZoneRecord,
+    _node_names,
+    dsa_alias,
+    judge_probe,
+    locator_records,
+    log,
+    zone_records,
+)
 from .settings import DnsSettings
 
 

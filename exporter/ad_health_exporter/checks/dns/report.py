@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-
-
 from ...ldap.resolver import SrvTarget
 from ..base import Finding
-
-from .model import AddressProbe, DnsResult, NAME, RECORD_MAX_AGE_SECONDS, SrvLookup, dsa_alias, record_location
+from .model import NAME, RECORD_MAX_AGE_SECONDS, AddressProbe, DnsResult, SrvLookup, dsa_alias, record_location
 
 
 def _servers_text(servers: list[str]) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ... import metrics as m
-from .model import NAME, DnsResult
 from ...metrics import Series
+from .model import NAME, DnsResult
 
 
 def series(domain: str, result: DnsResult) -> Iterator[Series]:

@@ -6,12 +6,11 @@ import dataclasses
 import logging
 import uuid
 
-from ...ldap.dn import dn_to_dns_name, dns_name_to_dn, parent_dn, same_dn, site_of_dsa
-from ...topology import DomainController, Inventory, Reachability
 from ...ldap import Connection, LdapError
+from ...ldap.dn import dn_to_dns_name, dns_name_to_dn, parent_dn, same_dn, site_of_dsa
 from ...ldap.resolver import ResolveError
+from ...topology import DomainController, Inventory, Reachability
 from ..base import CheckContext, CheckError, CheckFailed, for_each_dc
-
 
 NAME = "inventory"
 log = logging.getLogger(__name__)

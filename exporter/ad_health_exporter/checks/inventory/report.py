@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
 from ...topology import (
     Inventory,
 )
 from ..base import Finding
-
 from .read import NAME
 
 

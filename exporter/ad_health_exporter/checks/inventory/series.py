@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ... import metrics as m
+from ...metrics import Series, flag
 from ...topology import Inventory, Reachability
-from ...metrics import Series
-from ...metrics import flag
 
 
 def series(domain: str, result: Inventory) -> Iterator[Series]:

@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ...formats.errors import DecodeError
 from ...formats.filetime import parse_generalized_time
 from ...formats.neighbors import parse_neighbor_xml
 from ...formats.repsfrom import ReplicationNeighbor, decode_reps_from
 from ...formats.winerror import describe as describe_result
+from ...ldap import Connection
 from ...ldap.dn import same_dn
 from ...topology import Inventory
-from ...ldap import Connection
 from ..base import CheckContext, CheckFailed, for_each_dc
-
 
 NAME = "replication"
 log = logging.getLogger(__name__)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ...formats.winerror import describe as describe_result
 from ..base import Finding
-
-from .read import Link, NAME, ReplicationResult
-
+from .read import NAME, Link, ReplicationResult
 
 # What an admin should look at first, by result code.
 _HINTS: dict[int, str] = {}
@@ -34,7 +32,7 @@ for _codes, _hint in (
 def _when(unix: int | None) -> str:
     if unix is None:
         return "never"
-    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def findings(result: ReplicationResult) -> list[Finding]:

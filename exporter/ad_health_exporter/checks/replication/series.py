@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ... import metrics as m
-from .read import NAME, ReplicationResult
 from ...metrics import Series
+from .read import NAME, ReplicationResult
 
 
 def series(domain: str, result: ReplicationResult) -> Iterator[Series]:

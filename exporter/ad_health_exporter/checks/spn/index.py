@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
-from .settings import ExpectedSpn
 from ...formats.errors import DecodeError
 from ...formats.spn import SpnMappings, parse_spn
 from ...ldap.dn import dn_to_dns_name
 from ...topology import DomainController, Inventory
-
-
+from .settings import ExpectedSpn
 
 NAME = "spn"
 log = logging.getLogger(__name__)

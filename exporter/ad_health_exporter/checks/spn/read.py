@@ -16,11 +16,10 @@ from typing import Literal
 
 from ...formats.errors import DecodeError
 from ...formats.spn import SpnMappings, parse_spn_mappings
-from ...topology import Inventory
 from ...ldap import Connection, LdapError
+from ...topology import Inventory
 from ..base import CheckContext, CheckError
-
-from .index import SCAN_ATTRIBUTES, SCAN_FILTER, SpnResult, _FLAG_CR_NTDS_DOMAIN, evaluate, log, scan
+from .index import _FLAG_CR_NTDS_DOMAIN, SCAN_ATTRIBUTES, SCAN_FILTER, SpnResult, evaluate, log, scan
 from .settings import SpnSettings
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 from ..base import Finding
-
 from .index import NAME, SpnResult, account_matches
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ... import metrics as m
-from .index import SpnResult
 from ...metrics import Series
+from .index import SpnResult
 
 
 def series(domain: str, result: SpnResult) -> Iterator[Series]:

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import ntplib
 
 from ...formats.errors import DecodeError
 from ...formats.filetime import parse_generalized_time
-from ...topology import Inventory
 from ...ldap import LdapError
 from ...ldap.resolver import ResolveError
-from .settings import TimeSettings
+from ...topology import Inventory
 from ..base import CheckContext, CheckFailed, for_each_dc
-
+from .settings import TimeSettings
 
 NAME = "time"
 log = logging.getLogger(__name__)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-
-
 from ..base import Finding
-
-from .probe import DcClock, LdapProbe, LdapTimeReading, NAME, NtpProbe, NtpReading, ProbeFailure, TimeResult, SOURCES_AGREE_WITHIN
+from .probe import (
+    NAME,
+    SOURCES_AGREE_WITHIN,
+    DcClock,
+    LdapProbe,
+    LdapTimeReading,
+    NtpProbe,
+    NtpReading,
+    ProbeFailure,
+    TimeResult,
+)
 
 
 def _resync(dc: DcClock) -> str:

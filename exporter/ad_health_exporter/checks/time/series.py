@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ... import metrics as m
-from .probe import NAME, LdapTimeReading, NtpReading, TimeResult
 from ...metrics import Series
+from .probe import NAME, LdapTimeReading, NtpReading, TimeResult
 
 
 def series(domain: str, result: TimeResult) -> Iterator[Series]:
