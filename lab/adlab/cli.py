@@ -21,6 +21,7 @@ commands:
   status                  live state of every DC (processes, link, clock, replication)
   info                    print lab.json
   stop-dc DC / start-dc DC
+  stop-kdc DC / start-kdc DC    restart the DC without / with its KDC (LDAP keeps answering)
   cut MEMBER / heal MEMBER      MEMBER: dc1, dc2, ghost, client
   skew DC OFFSET / unskew DC    OFFSET: +7m, -300, +2h, -1d ...
   replicate DST SRC       DST pulls every naming context from SRC
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("--keep-state", action="store_true", help="keep logs and DC directories")
     sub.add_parser("status", help="live state")
     sub.add_parser("info", help="print lab.json")
-    for name in ("stop-dc", "start-dc", "unskew"):
+    for name in ("stop-dc", "start-dc", "stop-kdc", "start-kdc", "unskew"):
         sub.add_parser(name).add_argument("dc", choices=DC_NAMES)
     for name in ("cut", "heal"):
         sub.add_parser(name).add_argument("member", choices=LINK_ROLES)
@@ -120,6 +121,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         lab.stop_dc(args.dc)
     elif cmd == "start-dc":
         lab.start_dc(args.dc)
+    elif cmd == "stop-kdc":
+        lab.stop_kdc(args.dc)
+    elif cmd == "start-kdc":
+        lab.start_kdc(args.dc)
     elif cmd == "cut":
         lab.cut_link(args.member)
     elif cmd == "heal":

@@ -19,7 +19,7 @@ from . import chrony, directory, faketime, faults, net, passwords, pki, probes, 
 from .config import DC_NAMES, DEFAULT_NAME, DEFAULT_SUBNET, DOMAIN, DOMAIN_DN, NETBIOS, REALM, SITE, LabConfig
 from .errors import LabError
 from .proc import netns_pids, owned_by, run, terminate
-from .samba import CONFIG_DN, DNS_NAMING_CONTEXTS, NAMING_CONTEXTS, SCHEMA_DN, SambaTools
+from .samba import CONFIG_DN, DNS_NAMING_CONTEXTS, KDC_PORT, NAMING_CONTEXTS, READY_PORTS, SCHEMA_DN, SambaTools
 from .state import AccountInfo, DCInfo, FaultsInfo, LabInfo
 
 log = logging.getLogger("adlab")
@@ -290,10 +290,12 @@ class Lab:
             time.sleep(1)
 
     # -- daemons ---------------------------------------------------------------------------------
-    def _start_samba(self, dc: str, skew: str | None) -> int:
+    def _start_samba(self, dc: str, skew: str | None, kdc: bool = True) -> int:
         popen = self._tools().start(dc, skew)
         self._children[popen.pid] = popen
-        self._tools().wait_ready(dc, lambda: popen.poll() is None)
+        # Without its KDC the DC never answers on 88: waiting for it would only time out.
+        ports = READY_PORTS if kdc else tuple(p for p in READY_PORTS if p != KDC_PORT)
+        self._tools().wait_ready(dc, lambda: popen.poll() is None, ports=ports)
         return popen.pid
 
     def _start_chronyd(self, dc: str, skew: str | None) -> int:
@@ -331,7 +333,7 @@ class Lab:
         d = self.info.dc(dc)
         if self._samba_running(dc, d.samba_pid):
             return self.info
-        pid = self._start_samba(dc, d.clock_skew)
+        pid = self._start_samba(dc, d.clock_skew, kdc=not d.kdc_stopped)
         log.info("%s started (samba pid %d)", dc, pid)
         return self._update_dc(dc, samba_pid=pid)
 
@@ -362,11 +364,34 @@ class Lab:
         self._stop_pid(d.chronyd_pid, dc, "chronyd")
         self._stop_samba(dc, d.samba_pid, keep=[])
         chronyd_pid = self._start_chronyd(dc, skew)
-        samba_pid = self._start_samba(dc, skew) if was_running else None
+        samba_pid = self._start_samba(dc, skew, kdc=not d.kdc_stopped) if was_running else None
         chrony.wait_answering(self.cfg, dc, self.cfg.netns(dc))
         log.info("%s clock %s", dc, f"skewed by {skew} ({seconds:+d} s)" if skew else "back to real time")
         return self._update_dc(dc, clock_skew=skew, clock_skew_seconds=seconds, samba_pid=samba_pid,
                                chronyd_pid=chronyd_pid)
+
+    def stop_kdc(self, dc: str) -> LabInfo:
+        """Restart the DC's samba with `server services = -kdc`: LDAP, DNS and replication still
+        answer, Kerberos (88) refuses. Survives stop_dc/start_dc and clock skews until start_kdc."""
+        return self._restart_with_kdc(dc, running=False)
+
+    def start_kdc(self, dc: str) -> LabInfo:
+        """Undo stop_kdc: restart the DC's samba with every service and wait until 88 answers."""
+        return self._restart_with_kdc(dc, running=True)
+
+    def _restart_with_kdc(self, dc: str, running: bool) -> LabInfo:
+        d = self.info.dc(dc)
+        tools = self._tools()
+        tools.set_kdc(dc, running)
+        samba_pid: int | None = None
+        if self._samba_running(dc, d.samba_pid):
+            self._stop_samba(dc, d.samba_pid, keep=[d.chronyd_pid] if d.chronyd_pid else [])
+            samba_pid = self._start_samba(dc, d.clock_skew, kdc=running)
+            if not running and tools.port_open(dc, KDC_PORT):
+                raise LabError(f"{dc}: samba restarted without its KDC, but port {KDC_PORT} still accepts "
+                               f"connections; see {self.cfg.smb_conf(dc)}")
+        log.info("%s KDC %s", dc, "running" if running else "stopped (LDAP still answers)")
+        return self._update_dc(dc, kdc_stopped=not running, samba_pid=samba_pid)
 
     def replicate(self, dst: str, src: str) -> None:
         """samba-tool drs replicate <dst> <src> for every naming context (dst pulls from src)."""
@@ -409,6 +434,7 @@ class Lab:
                             else "stopped"),
                 "link": "cut" if net.is_cut(self.cfg, dc) else "up",
                 "clock_skew": d.clock_skew or "none",
+                "kdc": "stopped (server services = -kdc)" if d.kdc_stopped else "on",
             }
             try:
                 _stratum, leap, offset = chrony.probe(self.cfg, dc, d.netns, timeout=1.0)

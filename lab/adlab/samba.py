@@ -20,7 +20,10 @@ SCHEMA_DN = f"CN=Schema,{CONFIG_DN}"
 DNS_NAMING_CONTEXTS = (f"DC=DomainDnsZones,{DOMAIN_DN}", f"DC=ForestDnsZones,{DOMAIN_DN}")
 NAMING_CONTEXTS = (DOMAIN_DN, CONFIG_DN, SCHEMA_DN, *DNS_NAMING_CONTEXTS)
 # Ports a DC must answer on before it counts as started: LDAP, LDAPS, DNS, Kerberos.
-READY_PORTS = (389, 636, 53, 88)
+KDC_PORT = 88
+READY_PORTS = (389, 636, 53, KDC_PORT)
+# What stop_kdc adds to a DC's [global] section: every service but the KDC (Samba's +/- syntax).
+NO_KDC_LINE = "\tserver services = -kdc\n"
 
 _PORT_WAIT = """
 import socket, sys
@@ -141,10 +144,25 @@ class SambaTools:
                      netns=self.cfg.netns(dc), env=faketime.env(skew),
                      log_path=self.cfg.log_dir / f"{dc}-samba.out")
 
-    def wait_ready(self, dc: str, popen_alive: Callable[[], bool], timeout: float = 90) -> None:
-        """Wait until the DC answers on every READY_PORTS port (checked from its own namespace)."""
+    def set_kdc(self, dc: str, running: bool) -> None:
+        """Turn the DC's KDC on or off in its smb.conf; takes effect at samba's next start."""
+        conf = self.cfg.smb_conf(dc)
+        text = conf.read_text().replace(NO_KDC_LINE, "")
+        if not running:
+            text = text.replace("[global]\n", "[global]\n" + NO_KDC_LINE, 1)
+        conf.write_text(text)
+
+    def port_open(self, dc: str, port: int) -> bool:
+        """Whether the DC accepts a TCP connection on port (checked from its own namespace)."""
+        cp = run([sys.executable, "-c", _PORT_WAIT, self.cfg.dc_ip(dc), str(port)],
+                 netns=self.cfg.netns(dc), check=False, timeout=30)
+        return cp.returncode == 0
+
+    def wait_ready(self, dc: str, popen_alive: Callable[[], bool], timeout: float = 90,
+                   ports: Sequence[int] = READY_PORTS) -> None:
+        """Wait until the DC answers on every one of ports (checked from its own namespace)."""
         deadline = time.monotonic() + timeout
-        pending = " ".join(map(str, READY_PORTS))
+        pending = " ".join(map(str, ports))
         while time.monotonic() < deadline:
             if not popen_alive():
                 raise LabError(f"samba on {dc} exited during start-up; see {self.cfg.log_dir}/{dc}-samba.out "

@@ -36,6 +36,8 @@ class DCInfo:
     clock_skew_seconds: int
     smb_conf: str
     log_file: str
+    # Samba runs with `server services = -kdc` (stop_kdc): LDAP answers, Kerberos does not.
+    kdc_stopped: bool = False
 
 
 @dataclass(frozen=True)
