@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import DC_NAMES, DEFAULT_NAME, DEFAULT_SUBNET, LINK_ROLES
 from .errors import LabError
+from .keys import DIRECTIONS
 from .lab import Lab
 
 _COMMANDS_HELP = """\
@@ -25,6 +26,8 @@ commands:
   cut MEMBER / heal MEMBER      MEMBER: dc1, dc2, ghost, client
   skew DC OFFSET / unskew DC    OFFSET: +7m, -300, +2h, -1d ...
   replicate DST SRC       DST pulls every naming context from SRC
+  disable-repl DC DIR / enable-repl DC DIR   DIR: inbound, outbound (nTDSDSA options, as repadmin /options)
+  reset-password DC COMPUTER    a new password for COMPUTER$ written on DC only (prints DC's key version)
   run [--admin] MEMBER -- CMD...   run CMD inside the member's network namespace
   bulk N [--cache-dir D]  grow dc1 to N bench computer accounts (cached per N; see adlab/bulk.py)
 
@@ -54,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     skew = sub.add_parser("skew")
     skew.add_argument("dc", choices=DC_NAMES)
     skew.add_argument("offset", help="signed offset: +7m, -300, +2h, -1d")
+    for name in ("disable-repl", "enable-repl"):
+        repl = sub.add_parser(name)
+        repl.add_argument("dc", choices=DC_NAMES)
+        repl.add_argument("direction", choices=DIRECTIONS)
+    reset = sub.add_parser("reset-password")
+    reset.add_argument("dc", choices=DC_NAMES)
+    reset.add_argument("computer", help="computer name, with or without $ (not a DC)")
     rep = sub.add_parser("replicate")
     rep.add_argument("dst", choices=DC_NAMES)
     rep.add_argument("src", choices=DC_NAMES)
@@ -135,6 +145,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         lab.unskew_clock(args.dc)
     elif cmd == "replicate":
         lab.replicate(args.dst, args.src)
+    elif cmd in ("disable-repl", "enable-repl"):
+        change = lab.disable_replication if cmd == "disable-repl" else lab.enable_replication
+        disabled = change(args.dc, args.direction)
+        print(f"{args.dc}: replication disabled: {', '.join(disabled) or 'none'}")
+    elif cmd == "reset-password":
+        kvno = lab.reset_computer_password(args.dc, args.computer)
+        print(f"{args.computer.rstrip('$').upper()}$ on {args.dc}: key version {kvno}")
     elif cmd == "run":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         cp = lab.run(args.member, argv, admin=args.admin)

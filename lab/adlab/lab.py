@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import chrony, directory, faketime, faults, net, passwords, pki, probes, state
+from . import chrony, directory, faketime, faults, keys, net, passwords, pki, probes, state
 from .config import DC_NAMES, DEFAULT_NAME, DEFAULT_SUBNET, DOMAIN, DOMAIN_DN, NETBIOS, REALM, SITE, LabConfig
 from .errors import LabError
 from .proc import netns_pids, owned_by, run, terminate
@@ -400,6 +400,39 @@ class Lab:
         self.info  # noqa: B018 - fails clearly when the lab is not up
         self._tools().replicate(dst, src)
         log.info("replicated %s <- %s", dst, src)
+
+    def disable_replication(self, dc: str, direction: str) -> tuple[str, ...]:
+        """Switch the DC's inbound or outbound replication off (nTDSDSA options 0x2 / 0x4); returns the
+        directions now disabled. Its links stop moving; undo with enable_replication."""
+        self.info  # noqa: B018 - fails clearly when the lab is not up
+        disabled = keys.set_replication(self._tools(), dc, direction, enabled=False)
+        log.info("%s %s replication disabled", dc, direction)
+        return disabled
+
+    def enable_replication(self, dc: str, direction: str) -> tuple[str, ...]:
+        self.info  # noqa: B018 - fails clearly when the lab is not up
+        disabled = keys.set_replication(self._tools(), dc, direction, enabled=True)
+        log.info("%s %s replication enabled", dc, direction)
+        return disabled
+
+    def replication_disabled(self, dc: str) -> tuple[str, ...]:
+        """Directions ("inbound", "outbound") whose replication is off on the DC, as it holds them."""
+        self.cfg.check_dc(dc)
+        return keys.disabled_directions(self._tools(), dc)
+
+    def reset_computer_password(self, dc: str, computer: str) -> int:
+        """A new random password for a (non-DC) computer account, written on this DC only; returns the
+        key version (msDS-KeyVersionNumber) that DC holds now. secrets/computers/ gets the password."""
+        self.cfg.check_dc(dc)
+        self.info  # noqa: B018 - fails clearly when the lab is not up
+        kvno = keys.reset_computer_password(self._tools(), dc, computer)
+        log.info("%s$ password reset on %s: key version %d there", computer.rstrip("$").upper(), dc, kvno)
+        return kvno
+
+    def key_version(self, dc: str, sam_account_name: str) -> int:
+        """msDS-KeyVersionNumber of an account as this DC holds it (read from its own database)."""
+        self.cfg.check_dc(dc)
+        return keys.key_version(self._tools(), dc, sam_account_name)[0]
 
     def run(self, member: str, argv: Sequence[str], *, admin: bool = False, check: bool = False,
             timeout: float = 300, input: str | None = None) -> subprocess.CompletedProcess[str]:
