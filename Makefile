@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LAB := $(CURDIR)/lab/labctl
 PYTEST_ARGS ?=
 
-.PHONY: deps lint test unit demo demo-down lab-up lab-down bench dashboard dashboard-check rules-check runbook-url
+.PHONY: deps lint test unit demo demo-down lab-up lab-down bench dashboard dashboard-check rules-check alerts alerts-check
 
 deps:
 	@scripts/install-deps.sh
@@ -52,7 +52,16 @@ dashboard-check: deps
 rules-check:
 	@promtool check rules alerts/ad-health.rules.yml && promtool test rules alerts/tests/*.yml
 
-## runbook-url: point every alert's runbook_url at RUNBOOK_BASE_URL (where docs/runbooks is served)
-runbook-url:
-	@test -n "$(RUNBOOK_BASE_URL)" || { echo "set RUNBOOK_BASE_URL, e.g. make runbook-url RUNBOOK_BASE_URL=https://git.example.com/ad-health-exporter/blob/main/docs/runbooks"; exit 2; }
-	@sed -i "s#https://ad-health-runbooks.invalid#$(RUNBOOK_BASE_URL)#g" alerts/ad-health.rules.yml alerts/tests/*.yml
+## alerts: build the alert bundle (rules, their promtool tests, dashboard) from alerts/bundle.yml with the
+## settings in BUNDLE_SETTINGS on top, into BUNDLE_OUT (default: the committed files), then run promtool on it:
+##   make alerts BUNDLE_SETTINGS=my-bundle.yml BUNDLE_OUT=build/alerts
+BUNDLE_SETTINGS ?=
+BUNDLE_OUT ?=
+alerts: deps
+	@$(PY) alerts/build.py $(if $(BUNDLE_SETTINGS),--settings '$(BUNDLE_SETTINGS)') $(if $(BUNDLE_OUT),--out '$(BUNDLE_OUT)')
+	@out='$(if $(BUNDLE_OUT),$(BUNDLE_OUT),alerts)'; \
+	  promtool check rules "$$out/ad-health.rules.yml" && promtool test rules "$$out"/tests/*.yml
+
+## alerts-check: exit 1 if the committed rules, tests or dashboard differ from the default build
+alerts-check: deps
+	@$(PY) alerts/build.py --check

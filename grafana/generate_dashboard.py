@@ -3,24 +3,25 @@
     .venv/bin/python grafana/generate_dashboard.py          # write the JSON
     .venv/bin/python grafana/generate_dashboard.py --check  # exit 1 if the committed JSON is out of date
 
-Built with grafana-foundation-sdk, Grafana's own typed builders. Threshold colours that are site policy
-(clock offset, machine-password age, replication age, ...) are read from the `ad_policy:*` records of
-alerts/ad-health.rules.yml, so the dashboard and the alerts agree: regenerate after changing a policy.
+Built with grafana-foundation-sdk, Grafana's own typed builders. It is part of the alert bundle: threshold
+colours that are site policy (clock offset, machine-password age, replication age, ...) and the selector of
+the exporter's targets come from the bundle settings (alerts/bundle.yml) that the alert rules are built from,
+so the dashboard and the alerts agree. `make alerts` (alerts/build.py) builds the dashboard with the rules;
+--settings here builds the dashboard alone with other settings.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
+import importlib.util
 import json
-import operator
 import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import yaml
 from grafana_foundation_sdk.builders import bargauge, dashboard, gauge, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -29,23 +30,21 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prom_model
 
 HERE = Path(__file__).resolve().parent
-RULES_FILE = HERE.parent / "alerts" / "ad-health.rules.yml"
+BUNDLE_BUILDER = HERE.parent / "alerts" / "build.py"
 OUTPUT_FILE = HERE / "dashboards" / "ad-health.json"
 
 UID = "ad-health"
 TITLE = "Active Directory health"
-POLICY_GROUP = "ad-health-policy"
-POLICY_PREFIX = "ad_policy:"
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 
-# --- policy thresholds, read from the alert rules --------------------------------------------------------
+# --- policy thresholds and the exporter's selector, from the bundle settings ------------------------------
 
 
 @dataclass(frozen=True)
 class Policy:
-    """The `ad_policy:<field>` records of the rules file, in seconds."""
+    """The values of the `ad_policy:<field>` records of the alert rules, in seconds."""
 
     clock_offset_warning_seconds: float
     clock_offset_critical_seconds: float
@@ -57,61 +56,36 @@ class Policy:
     check_stale_seconds: float
 
 
-_ARITHMETIC: dict[type, Callable[[float, float], float]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-}
+def bundle_builder() -> ModuleType:
+    """alerts/build.py, which reads and checks the bundle settings (alerts/ is not a package), loaded once."""
+    name = "ad_health_alert_bundle"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, BUNDLE_BUILDER)
+        assert spec and spec.loader, BUNDLE_BUILDER
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is created
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-def _constant(node: ast.AST, where: str) -> float:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return float(node.value)
-    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-        return _ARITHMETIC[type(node.op)](_constant(node.left, where), _constant(node.right, where))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_constant(node.operand, where)
-    raise ValueError(f"{where}: expected vector(<number arithmetic>), found {ast.unparse(node)!r}")
-
-
-def policy_value(expr: str, where: str) -> float:
-    """Evaluate a policy record's `vector(<arithmetic on numbers>)` expression."""
-    try:
-        tree = ast.parse(expr.strip(), mode="eval").body
-    except SyntaxError as err:
-        raise ValueError(f"{where}: cannot parse {expr!r}: {err.msg}") from err
-    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "vector"
-            and len(tree.args) == 1 and not tree.keywords):
-        raise ValueError(f"{where}: expected vector(<number arithmetic>), found {expr.strip()!r}")
-    return _constant(tree.args[0], where)
-
-
-def load_policy(rules_file: Path = RULES_FILE) -> Policy:
-    doc = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
-    groups = [g for g in doc.get("groups", []) if g.get("name") == POLICY_GROUP]
-    if len(groups) != 1:
-        raise ValueError(f"{rules_file}: expected one rule group named {POLICY_GROUP!r}")
-    values = {}
-    for rule in groups[0]["rules"]:
-        name = rule.get("record", "")
-        if name.startswith(POLICY_PREFIX):
-            where = f"{rules_file.name}: record {name}"
-            values[name.removeprefix(POLICY_PREFIX)] = policy_value(rule["expr"], where)
-    wanted = {f.name for f in fields(Policy)}
-    missing = wanted - values.keys()
-    if missing:
-        absent = sorted(POLICY_PREFIX + m for m in missing)
-        raise ValueError(f"{rules_file}: group {POLICY_GROUP!r} lacks records {absent}")
-    return Policy(**{k: values[k] for k in wanted})
+def from_settings(settings_file: Path | None = None) -> tuple[Policy, str]:
+    """The policy and the exporter's selector of the bundle settings: the defaults, or settings_file on top."""
+    bundle = bundle_builder()
+    settings = bundle.load_settings(settings_file)
+    policy = Policy(**{name: float(value) for name, value in bundle.records(settings).items()})
+    return policy, settings.selector_text
 
 
 # --- PromQL and panel helpers -----------------------------------------------------------------------------
 
 
-def sel(metric: str, *extra: str, domain: bool = True) -> str:
-    """A selector filtered by the dashboard's job, instance and (for per-domain metrics) domain."""
-    matchers = ['job=~"$job"', 'instance=~"$instance"']
+def sel(metric: str, *extra: str, domain: bool = True, target: str = "") -> str:
+    """A selector filtered by the dashboard's job, instance and (for per-domain metrics) domain.
+
+    target: the matchers that select the exporter's targets, for a metric that other targets have too (up).
+    """
+    matchers = [target] if target else []
+    matchers += ['job=~"$job"', 'instance=~"$instance"']
     if domain:
         matchers.append('domain=~"$domain"')
     matchers.extend(extra)
@@ -267,10 +241,10 @@ def label_variable(name: str, label: str, query_text: str) -> dashboard.QueryVar
     )
 
 
-def variables() -> list[Any]:
+def variables(selector: str) -> list[Any]:
     return [
         dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus"),
-        label_variable("job", "Job", "label_values(ad_exporter_build_info, job)"),
+        label_variable("job", "Job", f"label_values(ad_exporter_build_info{{{selector}}}, job)"),
         label_variable("instance", "Instance", 'label_values(ad_exporter_build_info{job=~"$job"}, instance)'),
         label_variable(
             "domain", "Domain", 'label_values(ad_check_success{job=~"$job", instance=~"$instance"}, domain)'
@@ -335,7 +309,7 @@ def findings_by_category(policy: Policy) -> list[prometheus.Dataquery]:
     ]
 
 
-def overview_row(policy: Policy) -> list[Any]:
+def overview_row(policy: Policy, selector: str) -> list[Any]:
     return [
         dashboard.Row("Overview"),
         stat_panel(
@@ -358,7 +332,7 @@ def overview_row(policy: Policy) -> list[Any]:
         stat_panel(
             "Exporter scrape",
             "Whether Prometheus can scrape each selected exporter instance.",
-            [query("A", sel("up", domain=False), "{{instance}}", kind="instant")], width=6,
+            [query("A", sel("up", domain=False, target=selector), "{{instance}}", kind="instant")], width=6,
         ).mappings(UP_DOWN).thresholds(steps((None, "red"), (1, "green"))),
         stat_panel(
             "Check status",
@@ -683,9 +657,11 @@ def exporter_row(policy: Policy) -> list[Any]:
 # --- dashboard --------------------------------------------------------------------------------------------
 
 
-def build(policy: Policy | None = None) -> dict[str, Any]:
-    """The dashboard as a JSON-ready dict."""
-    policy = policy or load_policy()
+def build(policy: Policy | None = None, selector: str | None = None) -> dict[str, Any]:
+    """The dashboard as a JSON-ready dict; what is not given comes from the default bundle settings."""
+    if policy is None or selector is None:
+        default_policy, default_selector = from_settings()
+        policy, selector = policy or default_policy, selector or default_selector
     builder = (
         dashboard.Dashboard(TITLE).uid(UID)
         .description("Faults behind Kerberos mutual-authentication failures in Active Directory: DC clocks, "
@@ -695,9 +671,9 @@ def build(policy: Policy | None = None) -> dict[str, Any]:
         .time("now-24h", "now").refresh("1m").timezone("browser").readonly()
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
     )
-    for variable in variables():
+    for variable in variables(selector):
         builder = builder.with_variable(variable)
-    for item in [*overview_row(policy), *clocks_row(policy), *replication_row(policy), *dns_row(policy),
+    for item in [*overview_row(policy, selector), *clocks_row(policy), *replication_row(policy), *dns_row(policy),
                  *spn_row(), *accounts_row(policy), *exporter_row(policy)]:
         builder = builder.with_row(item) if isinstance(item, dashboard.Row) else builder.with_panel(item)
     result: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
@@ -706,20 +682,25 @@ def build(policy: Policy | None = None) -> dict[str, Any]:
     return result
 
 
-def render(policy: Policy | None = None) -> str:
-    return json.dumps(build(policy), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def render(policy: Policy | None = None, selector: str | None = None) -> str:
+    return json.dumps(build(policy, selector), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed JSON is out of date")
     parser.add_argument("--output", type=Path, default=OUTPUT_FILE, help=f"default: {OUTPUT_FILE}")
+    parser.add_argument("--settings", type=Path, help="bundle settings on top of alerts/bundle.yml")
     args = parser.parse_args(argv)
-    text = render()
+    try:
+        text = render(*from_settings(args.settings))
+    except ValueError as err:  # the bundle's SettingsError
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date: run python {Path(__file__).name}", file=sys.stderr)
+            print(f"{args.output} is out of date: run python {Path(__file__).name} (or make alerts)", file=sys.stderr)
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ uneditable-dashboard; plus no hard-coded data source uid, a stable uid, and metr
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import re
@@ -240,7 +241,7 @@ def test_every_target_is_promql_the_parser_accepts(dashboard: dict[str, Any]) ->
     for panel, target in targets(dashboard):
         try:
             parse(target["expr"])
-        except Exception as err:  # the parser raises its own error types
+        except ValueError as err:  # the parser's error for PromQL it does not accept
             pytest.fail(f"{panel['title']!r} target {target['refId']}: {err}")
 
 
@@ -378,8 +379,24 @@ def override(panel: dict[str, Any], column: str, prop: str) -> Any:
     raise AssertionError(f"{panel['title']!r} has no {prop} override for {column!r}")
 
 
+def policy_records() -> dict[str, float]:
+    """The `ad_policy:<name>` records of the committed rules, each `vector(<arithmetic on numbers>)`."""
+    rules = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    found = {}
+    for rule in (r for g in rules["groups"] for r in g["rules"] if r.get("record", "").startswith("ad_policy:")):
+        match = re.fullmatch(r"vector\(([0-9 ()*+-]+)\)", rule["expr"].strip())
+        assert match, f"{rule['record']}: not vector(<arithmetic on numbers>): {rule['expr']!r}"
+        found[rule["record"].removeprefix("ad_policy:")] = float(eval(match[1], {"__builtins__": {}}))
+    return found
+
+
+def test_policy_is_the_one_of_the_alert_rules() -> None:
+    policy, _ = generator.from_settings()
+    assert dataclasses.asdict(policy) == policy_records()
+
+
 def test_thresholds_come_from_the_alert_policy(dashboard: dict[str, Any]) -> None:
-    policy = generator.load_policy()
+    policy = generator.Policy(**policy_records())
     panels = {p["title"]: p for p in visual_panels(dashboard)}
     clock = [s["value"] for s in panels["Clock offset per DC"]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
     warn, crit = policy.clock_offset_warning_seconds, policy.clock_offset_critical_seconds
@@ -388,24 +405,42 @@ def test_thresholds_come_from_the_alert_policy(dashboard: dict[str, Any]) -> Non
     assert password[-1]["value"] == policy.machine_password_max_age_seconds
     krbtgt = panels["krbtgt password age"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert krbtgt[-1]["value"] == policy.krbtgt_password_max_age_seconds
+    since = override(panels["Check runs"], "Since last success", "thresholds")["steps"]
+    assert since[-1]["value"] == policy.check_stale_seconds
 
 
-def test_policy_is_read_from_the_rules_file_and_follows_a_change(tmp_path: Path) -> None:
-    rules = RULES_FILE.read_text(encoding="utf-8").replace("vector(45 * 86400)", "vector(60 * 86400)")
-    assert "vector(60 * 86400)" in rules
-    changed = tmp_path / "rules.yml"
-    changed.write_text(rules, encoding="utf-8")
-    assert generator.load_policy(changed).machine_password_max_age_seconds == 60 * 86400
-    panel = next(p for p in generator.build(generator.load_policy(changed))["panels"]
-                 if p["title"] == "Watched computer accounts")
+def scrape_panel(built: dict[str, Any]) -> dict[str, Any]:
+    return next(p for p in all_panels(built["panels"]) if p.get("title") == "Exporter scrape")
+
+
+def test_scrape_panel_and_job_variable_select_the_exporter_targets(dashboard: dict[str, Any]) -> None:
+    """`up` exists for every target: the panel must not show other jobs when the job variable is All."""
+    _, selector = generator.from_settings()
+    assert selector == 'job="ad-health-exporter"'
+    (target,) = scrape_panel(dashboard)["targets"]
+    (up,) = selectors(target["expr"])
+    equal = {m.name: m.value for m in up.matchers.matchers if m.op == promql_parser.MatchOp.Equal}
+    assert equal == {"job": "ad-health-exporter"}
+    assert variable(dashboard, "job")["query"] == f"label_values(ad_exporter_build_info{{{selector}}}, job)"
+
+
+def test_dashboard_follows_the_bundle_settings(tmp_path: Path) -> None:
+    settings = tmp_path / "bundle.yml"
+    settings.write_text("job: my-ad-exporter\npolicy:\n  machine_password_max_age: 60d\n", encoding="utf-8")
+    policy, selector = generator.from_settings(settings)
+    assert policy.machine_password_max_age_seconds == 60 * 86400 and selector == 'job="my-ad-exporter"'
+    built = generator.build(policy, selector)
+    panel = next(p for p in built["panels"] if p["title"] == "Watched computer accounts")
     assert override(panel, "Password age", "thresholds")["steps"][-1]["value"] == 60 * 86400
+    assert 'job="my-ad-exporter"' in scrape_panel(built)["targets"][0]["expr"]
+    assert variable(built, "job")["query"] == 'label_values(ad_exporter_build_info{job="my-ad-exporter"}, job)'
 
 
-def test_a_policy_that_is_not_a_constant_is_refused_with_its_name(tmp_path: Path) -> None:
-    bad = tmp_path / "rules.yml"
-    bad.write_text(RULES_FILE.read_text(encoding="utf-8").replace("vector(4 * 60)", "vector(time())"), "utf-8")
-    with pytest.raises(ValueError, match="ad_policy:clock_offset_critical_seconds"):
-        generator.load_policy(bad)
+def test_bad_settings_are_refused_with_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bundle.yml"
+    bad.write_text("policy:\n  clock_offset_critical: soon\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"policy\.clock_offset_critical"):
+        generator.from_settings(bad)
 
 
 # --- the queries helper -----------------------------------------------------------------------------------
