@@ -84,6 +84,13 @@ DC_UP = _g(
     DDC,
     "inventory",
 )
+DC_REPLICATION_DISABLED = _g(
+    "ad_domain_controller_replication_disabled",
+    "1 if the DC's inbound or outbound replication is switched off (nTDSDSA options DISABLE_INBOUND_REPL 0x2, "
+    "DISABLE_OUTBOUND_REPL 0x4), as the DC itself holds them; 0 if not.",
+    ("domain", "domain_controller", "direction"),
+    "inventory",
+)
 
 # SPNs
 SPN_DUPLICATES = _g(
@@ -154,6 +161,35 @@ COMPUTER_PASSWORD_LAST_SET = _g(
 )
 KRBTGT_PASSWORD_LAST_SET = _g(
     "ad_krbtgt_password_last_set_timestamp_seconds", "pwdLastSet of the krbtgt account as Unix time.", D, "accounts"
+)
+
+# Keys: the same account's key as every DC holds it
+_DDA = ("domain", "domain_controller", "account")
+ACCOUNT_KEY_VERSION = _g(
+    "ad_account_key_version",
+    "msDS-KeyVersionNumber of the account as that DC holds it (absent if the DC cannot be read or lacks the account).",
+    _DDA,
+    "keys",
+)
+ACCOUNT_PASSWORD_LAST_SET = _g(
+    "ad_account_password_last_set_timestamp_seconds",
+    "pwdLastSet of the account as that DC holds it, as Unix time (absent if never set or not readable).",
+    _DDA,
+    "keys",
+)
+ACCOUNT_KEY_DIVERGENT = _g(
+    "ad_account_key_divergent",
+    "1 while the DCs that could be read disagree about the account's key (key version, pwdLastSet, or whether "
+    "the account exists), 0 while they agree; absent when fewer than two DCs could be compared.",
+    ("domain", "account"),
+    "keys",
+)
+COMPUTER_PASSWORD_DIVERGENT = _g(
+    "ad_computer_password_divergent_accounts",
+    "Enabled computer accounts whose pwdLastSet differs between the DCs that could be read, among those whose "
+    "password changed within keys.look_back on any of them.",
+    D,
+    "keys",
 )
 
 # Time

@@ -24,6 +24,10 @@ class DomainController:
     read_only: bool
     pdc: bool
     naming_contexts: tuple[str, ...] = ()  # NCs it holds a writable or partial replica of
+    # nTDSDSA options DISABLE_INBOUND_REPL / DISABLE_OUTBOUND_REPL, as the DC itself holds them when it
+    # could be read (with outbound replication off, its partners never learn of the change).
+    inbound_replication_disabled: bool = False
+    outbound_replication_disabled: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ NAME = "inventory"
 log = logging.getLogger(__name__)
 
 _NTDSDSA_OPT_IS_GC = 0x1
+_NTDSDSA_OPT_DISABLE_INBOUND_REPL = 0x2
+_NTDSDSA_OPT_DISABLE_OUTBOUND_REPL = 0x4
 _DSA_ATTRS = (
     "objectGUID",
     "options",
@@ -49,7 +51,9 @@ def run(ctx: CheckContext) -> Inventory:
             previous, reachability=_probe_all(ctx, previous.hosts), read_from=None, topology_error=message
         )
         raise CheckFailed(message, partial)
-    return dataclasses.replace(topology, reachability=_probe_all(ctx, topology.hosts))
+    reachability = _probe_all(ctx, topology.hosts)
+    return dataclasses.replace(topology, reachability=reachability,
+                               domain_controllers=_own_options(ctx, topology.domain_controllers, reachability))
 
 
 def _seeds(ctx: CheckContext, errors: list[str]) -> list[str]:
@@ -116,6 +120,7 @@ def _read_topology(ctx: CheckContext, conn: Connection, domain_dn: str) -> Inven
             log.warning("skipping a DC whose nTDSDSA has no objectGUID", extra={"domain": ctx.domain.name, "dsa": dsa.dn})
             continue
         ncs = dsa.texts("msDS-hasMasterNCs") or dsa.texts("hasMasterNCs")
+        options = dsa.integer("options") or 0
         dcs.append(
             DomainController(
                 host=host,
@@ -125,10 +130,12 @@ def _read_topology(ctx: CheckContext, conn: Connection, domain_dn: str) -> Inven
                 dsa_dn=dsa.dn,
                 server_dn=server_dn,
                 computer_dn=server.text("serverReference") if server is not None else None,
-                global_catalog=bool((dsa.integer("options") or 0) & _NTDSDSA_OPT_IS_GC),
+                global_catalog=bool(options & _NTDSDSA_OPT_IS_GC),
                 read_only=bool(dsa.boolean("msDS-isRODC")),
                 pdc=same_dn(pdc_owner, dsa.dn),
                 naming_contexts=tuple(ncs) + tuple(dsa.texts("hasPartialReplicaNCs")),
+                inbound_replication_disabled=bool(options & _NTDSDSA_OPT_DISABLE_INBOUND_REPL),
+                outbound_replication_disabled=bool(options & _NTDSDSA_OPT_DISABLE_OUTBOUND_REPL),
             )
         )
     if not dcs:
@@ -178,3 +185,39 @@ def _probe_all(ctx: CheckContext, hosts: tuple[str, ...]) -> dict[str, Reachabil
         if error:
             log.warning("domain controller does not answer LDAP", extra={"domain": ctx.domain.name, "domain_controller": host, "reason": error})
     return out
+
+
+def _own_options(
+    ctx: CheckContext, dcs: tuple[DomainController, ...], reachability: dict[str, Reachability]
+) -> tuple[DomainController, ...]:
+    """Each answering DC's replication switches as it holds them on its own nTDSDSA object.
+
+    The topology DC's copy may be stale: a DC with outbound replication off never sends its partners
+    the change that switched it off. A DC that cannot be read keeps the topology DC's view.
+    """
+    ldap = ctx.domain.ldap
+    budget = ldap.connect_timeout * 2 + ldap.receive_timeout + 1
+    by_host = {dc.host: dc for dc in dcs}
+
+    def read_options(host: str) -> int | None:
+        with ctx.directory.connect(host) as conn:
+            entry = conn.read(by_host[host].dsa_dn, ("options",))
+        return None if entry is None else entry.integer("options") or 0
+
+    up = [dc.host for dc in dcs if reachability.get(dc.host, Reachability(False)).up]
+    out: list[DomainController] = []
+    outcome = for_each_dc(up, read_options, timeout=budget)
+    for dc in dcs:
+        options, error = outcome.get(dc.host, (None, None))
+        if options is None:
+            if error:
+                log.debug("cannot read the DC's own nTDSDSA options; keeping the topology DC's view",
+                          extra={"domain": ctx.domain.name, "domain_controller": dc.host, "reason": error})
+            out.append(dc)
+            continue
+        out.append(dataclasses.replace(
+            dc,
+            inbound_replication_disabled=bool(options & _NTDSDSA_OPT_DISABLE_INBOUND_REPL),
+            outbound_replication_disabled=bool(options & _NTDSDSA_OPT_DISABLE_OUTBOUND_REPL),
+        ))
+    return tuple(out)

@@ -18,3 +18,6 @@ def series(domain: str, result: Inventory) -> Iterator[Series]:
         )
         reach = result.reachability.get(dc.host, Reachability(up=False))
         yield Series(m.DC_UP, (domain, dc.host), 1.0 if reach.up else 0.0)
+        for direction, disabled in (("inbound", dc.inbound_replication_disabled),
+                                    ("outbound", dc.outbound_replication_disabled)):
+            yield Series(m.DC_REPLICATION_DISABLED, (domain, dc.host, direction), 1.0 if disabled else 0.0)
