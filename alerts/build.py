@@ -178,6 +178,7 @@ class Policy:
     tombstone_margin: int
     dns_record_max_age: int
     check_stale: int
+    key_divergence_max_age: int
 
     @property
     def tombstone_alert(self) -> int:
@@ -195,6 +196,8 @@ POLICY_MINIMUM = {
     "tombstone_margin": (0, "0s"),
     "dns_record_max_age": (86400, "1d (DCs refresh their records once a day)"),
     "check_stale": (300, "5m"),
+    # The DCs disagree about a key from the password change until it has replicated: a few minutes in a site.
+    "key_divergence_max_age": (900, "15m (a change takes minutes to reach the other DCs of a site)"),
 }
 POLICY_KEYS = tuple(f.name for f in fields(Policy))
 TOP_KEYS = ("job", "selector", "runbook_base_url", "policy")

@@ -412,14 +412,15 @@ def replsummary_table(side: str, title: str, text: str, age_thresholds: Any) -> 
     )
 
 
-def matrix_table(title: str, text: str, expr: str, unit: str, thresholds: Any) -> Any:
-    """Destination DCs as rows, their sources as columns, one value per pair."""
+def matrix_table(title: str, text: str, expr: str, unit: str, thresholds: Any, *,
+                 rows: str = "domain_controller", columns: str = "source", width: int = 12) -> Any:
+    """One label's values as rows, another's as columns (destination DCs and their sources by default)."""
     return table_panel(
         title, text, [query("A", expr, kind="table")], {},
         extra=[model.DataTransformerConfig(id_val="groupingToMatrix", options={
-            "rowField": "domain_controller", "columnField": "source", "valueField": "Value",
+            "rowField": rows, "columnField": columns, "valueField": "Value",
             "emptyValue": "null"})],
-        unit=unit,
+        unit=unit, width=width,
     ).thresholds(thresholds).cell_options(common.TableColorTextCellOptions())
 
 
@@ -619,6 +620,46 @@ def accounts_row(policy: Policy) -> list[Any]:
     ]
 
 
+def keys_row() -> list[Any]:
+    versions = sel("ad_account_key_version")
+    newest = f"max by (job, instance, domain, account) ({versions})"
+    return [
+        dashboard.Row("Keys: the same account on every DC"),
+        matrix_table(
+            "Key versions: account by DC",
+            "msDS-KeyVersionNumber of each important account (every DC's computer account, krbtgt, watched "
+            "computers, holders of expected SPNs, keys.accounts) as each DC holds it. A row whose cells differ "
+            "is an account whose password change has not reached every DC: the DC with the lower number issues "
+            "tickets the service cannot decrypt (1397). Empty: the DC could not be read or lacks the account.",
+            versions, "none", steps((None, "blue")), rows="account", columns="domain_controller",
+        ),
+        matrix_table(
+            "Key versions behind the newest DC",
+            "The same matrix as each DC's key version minus the highest any DC holds for that account: 0 is "
+            "current, below 0 is an old key on that DC (see docs/runbooks/keys.md).",
+            f"{versions} - on (job, instance, domain, account) group_left () {newest}", "none",
+            steps((None, "red"), (0, "green")), rows="account", columns="domain_controller",
+        ),
+        stat_panel(
+            "Computers whose password differs between DCs",
+            "Enabled computer accounts whose pwdLastSet differs between the DCs, among those whose password "
+            "changed within keys.look_back. Changes still replicating count too: a count that stays is the "
+            "1397 condition. 'not compared' while fewer than two DCs could be read.",
+            [query("A", f"{sel('ad_computer_password_divergent_accounts')} or on () vector(-1)", "{{domain}}",
+                   kind="instant")],
+            unit="short", width=8, height=8,
+        ).thresholds(steps((None, "green"), (1, "orange")))
+        .mappings(value_text({-1: ("not compared", "text")})),
+        matrix_table(
+            "Replication switched off",
+            "Each DC's DSA options DISABLE_INBOUND_REPL / DISABLE_OUTBOUND_REPL as the DC holds them. Switched "
+            "off, its links need not report any failure: they stop moving, and its keys age.",
+            sel("ad_domain_controller_replication_disabled"), "none",
+            steps((None, "green"), (1, "red")), rows="domain_controller", columns="direction", width=16,
+        ).mappings(value_text({0: ("on", "green"), 1: ("OFF", "red")})),
+    ]
+
+
 def exporter_row(policy: Policy) -> list[Any]:
     return [
         dashboard.Row("Exporter"),
@@ -674,7 +715,7 @@ def build(policy: Policy | None = None, selector: str | None = None) -> dict[str
     for variable in variables(selector):
         builder = builder.with_variable(variable)
     for item in [*overview_row(policy, selector), *clocks_row(policy), *replication_row(policy), *dns_row(policy),
-                 *spn_row(), *accounts_row(policy), *exporter_row(policy)]:
+                 *spn_row(), *accounts_row(policy), *keys_row(), *exporter_row(policy)]:
         builder = builder.with_row(item) if isinstance(item, dashboard.Row) else builder.with_panel(item)
     result: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
     for panel_id, panel in enumerate(result["panels"], start=1):
