@@ -281,6 +281,35 @@ REPL_LAST_RESULT = _g(
     "replication",
 )
 
+# Locator (the LDAP ping, UDP 389)
+LDAP_PING_SUCCESS = _g(
+    "ad_domain_controller_ldap_ping_success",
+    "1 if the DC answered the LDAP ping (UDP 389, as the DC locator sends it) as itself, 0 if not.",
+    DDC,
+    "locator",
+)
+LDAP_PING_RTT = _g(
+    "ad_domain_controller_ldap_ping_rtt_seconds",
+    "Round-trip time of the answered LDAP ping in seconds.",
+    DDC,
+    "locator",
+)
+DC_ADVERTISED = _g(
+    "ad_domain_controller_advertised",
+    "1 if the DC's LDAP ping answer advertises the role (pdc, gc, kdc, timeserv, good_timeserv, writable, rodc, "
+    "ldap, ds), 0 if not; absent while it does not answer.",
+    ("domain", "domain_controller", "role"),
+    "locator",
+)
+LDAP_PING_INFO = _g(
+    "ad_domain_controller_ldap_ping_info",
+    "1 per answering DC: the site it says it is in, and the site it assigns to the exporter's address "
+    '(client_site "" = none).',
+    ("domain", "domain_controller", "site", "client_site"),
+    "locator",
+)
+
+
 def flag(value: bool) -> str:
     """Booleans in label values are spelled as the contract says: "true"/"false"."""
     return "true" if value else "false"

@@ -9,6 +9,7 @@ They do no I/O and raise only :class:`DecodeError` on bad input.
 - :mod:`.dnsrecord`  ``dnsRecord`` values of AD-integrated DNS zones
 - :mod:`.winerror`   names and meanings of Win32/DRS/SSPI/NTSTATUS result codes
 - :mod:`.spn`        service principal names and ``sPNMappings``
+- :mod:`.netlogon`   the LDAP ping's answer (NETLOGON_SAM_LOGON_RESPONSE_EX)
 """
 
 from .errors import DecodeError

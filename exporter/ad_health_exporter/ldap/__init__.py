@@ -2,8 +2,8 @@
 
 ``directory`` (per-domain connections, back-off, credentials) stands on ``connection``
 (reads and paged searches), ``tls``, ``resolver`` and ``errors``; ``paging`` and ``ber``
-are the pipelined paged search and its decoder; ``dn`` holds DN string helpers. The
-names below are what checks use.
+are the pipelined paged search and its decoder; ``cldap`` is the LDAP ping over UDP (no
+connection, no bind); ``dn`` holds DN string helpers. The names below are what checks use.
 """
 
 from .connection import Connection, Scope
