@@ -168,6 +168,26 @@ def test_stopped_dc_pages_and_resolves(lab, stack, webhook) -> None:
     webhook.wait("ADReplicationLinkFailing", "resolved", 180, domain_controller=dc1, source=dc2)
 
 
+def test_key_divergence_and_replication_switched_off_page_and_resolve(lab, stack, webhook) -> None:
+    dc1, dc2 = lab.info.dcs["dc1"].fqdn, lab.info.dcs["dc2"].fqdn
+    healthy = lab.info.faults.computers["healthy"]  # watched, so its key is compared DC by DC
+    lab.disable_replication("dc2", "inbound")
+    try:
+        old = lab.key_version("dc2", healthy.sam_account_name)
+        new = lab.reset_computer_password("dc1", healthy.name)
+        webhook.wait("ADDomainControllerReplicationDisabled", "firing", 90, domain_controller=dc2, direction="inbound")
+        key = webhook.wait("ADAccountKeyDivergent", "firing", 90, account=healthy.sam_account_name)
+        assert key["labels"]["severity"] == "critical"
+        description = key["annotations"]["description"]
+        assert f"New key (version {new}) on {dc1}." in description
+        assert f"Old key on {dc2} (version {old})" in description
+    finally:
+        lab.enable_replication("dc2", "inbound")
+        lab.replicate("dc2", "dc1")  # dc2's pulls failed while it refused them (8457): clean its links now
+    webhook.wait("ADDomainControllerReplicationDisabled", "resolved", 90, domain_controller=dc2, direction="inbound")
+    webhook.wait("ADAccountKeyDivergent", "resolved", 90, account=healthy.sam_account_name)
+
+
 def _dashboard_queries():
     spec = importlib.util.spec_from_file_location("ad_health_dashboard_queries", ROOT / "grafana" / "queries.py")
     module = importlib.util.module_from_spec(spec)
