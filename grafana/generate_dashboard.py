@@ -660,6 +660,46 @@ def keys_row() -> list[Any]:
     ]
 
 
+ADVERTISED = value_text({1: ("yes", "green"), 0: ("no", "text")})
+
+
+def locator_row() -> list[Any]:
+    info = sel("ad_domain_controller_ldap_ping_info")
+    with_sites = "* on (job, instance, domain, domain_controller) group_left (site, client_site) " + info
+    return [
+        dashboard.Row("DC roles: what each DC advertises to the DC locator"),
+        matrix_table(
+            "DC roles",
+            "What each DC advertises in its answer to the LDAP ping (UDP 389), the answer Windows clients "
+            "choose DCs by: pdc, gc (global catalog), kdc, timeserv, good_timeserv (reliable time source), "
+            "writable, rodc, ldap, ds. A DC that does not answer has no row (see the next panel). "
+            "no on kdc while the DC's LDAP is up: it issues no Kerberos tickets (docs/runbooks/locator.md).",
+            sel("ad_domain_controller_advertised"), "none", steps((None, "text")),
+            rows="domain_controller", columns="role", width=10,
+        ).mappings(ADVERTISED),
+        table_panel(
+            "LDAP ping",
+            "Whether each DC answered the LDAP ping, in how long, the site it says it is in, and the site it "
+            "places the exporter's address in (empty: no subnet object covers it).",
+            [query("A", f"({sel('ad_domain_controller_ldap_ping_success')} {with_sites}) "
+                        f"or {sel('ad_domain_controller_ldap_ping_success')}", kind="table"),
+             query("B", f"{sel('ad_domain_controller_ldap_ping_rtt_seconds')} {with_sites}", kind="table")],
+            {"Value #A": "Answers", "Value #B": "Round trip", "client_site": "Exporter's site"},
+            columns=[column("Answers", mappings_of(UP_DOWN), COLOURED), column("Round trip", unit_of("s"))],
+            width=8,
+        ),
+        table_panel(
+            "Missing roles",
+            "DCs that answer the LDAP ping without a role every DC should have: kdc, timeserv, ldap or ds.",
+            [query("A", sel("ad_domain_controller_advertised", 'role=~"kdc|timeserv|ldap|ds"') + " == 0",
+                   kind="table")],
+            {"role": "Role", "Value": "Advertised"},
+            columns=[column("Advertised", mappings_of(ADVERTISED), thresholds_of(steps((None, "red"))), COLOURED)],
+            width=6,
+        ),
+    ]
+
+
 def exporter_row(policy: Policy) -> list[Any]:
     return [
         dashboard.Row("Exporter"),
@@ -715,7 +755,8 @@ def build(policy: Policy | None = None, selector: str | None = None) -> dict[str
     for variable in variables(selector):
         builder = builder.with_variable(variable)
     for item in [*overview_row(policy, selector), *clocks_row(policy), *replication_row(policy), *dns_row(policy),
-                 *spn_row(), *accounts_row(policy), *keys_row(), *exporter_row(policy)]:
+                 *spn_row(), *accounts_row(policy), *keys_row(), *locator_row(),
+                 *exporter_row(policy)]:
         builder = builder.with_row(item) if isinstance(item, dashboard.Row) else builder.with_panel(item)
     result: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
     for panel_id, panel in enumerate(result["panels"], start=1):
