@@ -688,15 +688,14 @@ def locator_row() -> list[Any]:
             columns=[column("Answers", mappings_of(UP_DOWN), COLOURED), column("Round trip", unit_of("s"))],
             width=8,
         ),
-        table_panel(
-            "Missing roles",
-            "DCs that answer the LDAP ping without a role every DC should have: kdc, timeserv, ldap or ds.",
-            [query("A", sel("ad_domain_controller_advertised", 'role=~"kdc|timeserv|ldap|ds"') + " == 0",
-                   kind="table")],
-            {"role": "Role", "Value": "Advertised"},
-            columns=[column("Advertised", mappings_of(ADVERTISED), thresholds_of(steps((None, "red"))), COLOURED)],
-            width=6,
-        ),
+        stat_panel(
+            "DCs advertising each role",
+            "How many of the DCs that answer the LDAP ping advertise the PDC emulator, a global catalog, a KDC "
+            "and a time service. 0 for pdc or gc is ADNoPDCAdvertised / ADNoGlobalCatalogAdvertised.",
+            [query("A", "sum by (role) (" + sel("ad_domain_controller_advertised", 'role=~"pdc|gc|kdc|timeserv"')
+                   + ")", "{{role}}", kind="instant")],
+            unit="short", width=6, height=8,
+        ).thresholds(steps((None, "red"), (1, "green"))),
     ]
 
 
