@@ -188,6 +188,19 @@ def test_key_divergence_and_replication_switched_off_page_and_resolve(lab, stack
     webhook.wait("ADAccountKeyDivergent", "resolved", 90, account=healthy.sam_account_name)
 
 
+def test_kdc_not_advertised_pages_and_resolves(lab, stack, webhook) -> None:
+    dc2 = lab.info.dcs["dc2"].fqdn
+    lab.stop_kdc("dc2")  # its LDAP and LDAP ping still answer: only the KDC flag goes
+    try:
+        alert = webhook.wait("ADDomainControllerNotAdvertisingKDC", "firing", 120, domain_controller=dc2, role="kdc")
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["annotations"]["runbook_url"].endswith("/locator.md#addomaincontrollernotadvertisingkdc")
+        assert not webhook.matching("ADDomainControllerLdapPingFailing", "firing", domain_controller=dc2)
+    finally:
+        lab.start_kdc("dc2")
+    webhook.wait("ADDomainControllerNotAdvertisingKDC", "resolved", 120, domain_controller=dc2, role="kdc")
+
+
 def _dashboard_queries():
     spec = importlib.util.spec_from_file_location("ad_health_dashboard_queries", ROOT / "grafana" / "queries.py")
     module = importlib.util.module_from_spec(spec)
