@@ -10,6 +10,7 @@ They do no I/O and raise only :class:`DecodeError` on bad input.
 - :mod:`.winerror`   names and meanings of Win32/DRS/SSPI/NTSTATUS result codes
 - :mod:`.spn`        service principal names and ``sPNMappings``
 - :mod:`.netlogon`   the LDAP ping's answer (NETLOGON_SAM_LOGON_RESPONSE_EX)
+- :mod:`.kerberos_ticket`  a Kerberos Ticket's clear-text envelope (realm, server, enctype, kvno)
 """
 
 from .errors import DecodeError
