@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .checks import accounts, dns, inventory, keys, locator, replication, spn, time
+from .checks import accounts, dns, inventory, kerberos, keys, locator, replication, spn, time
 from .checks.base import Check
 
 # Inventory first: every other check reads the inventory.
@@ -22,6 +22,7 @@ CHECKS: tuple[Check[Any, Any], ...] = (
     replication.CHECK,
     keys.CHECK,
     locator.CHECK,
+    kerberos.CHECK,
 )
 
 BY_NAME: dict[str, Check[Any, Any]] = {c.name: c for c in CHECKS}

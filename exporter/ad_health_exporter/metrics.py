@@ -309,6 +309,55 @@ LDAP_PING_INFO = _g(
     "locator",
 )
 
+# Kerberos: what each DC's KDC hands the monitoring identity
+_DDS = ("domain", "domain_controller", "spn")
+KERBEROS_KDC_UP = _g(
+    "ad_kerberos_kdc_up",
+    "1 if the DC's KDC answered the AS exchange (a TGT or a Kerberos error), 0 if it did not answer; "
+    "absent when the probe could not ask.",
+    DDC,
+    "kerberos",
+)
+KERBEROS_AS_SECONDS = _g(
+    "ad_kerberos_as_exchange_seconds",
+    "Time the DC's KDC took to answer the AS exchange, both round trips (pre-authentication) included.",
+    DDC,
+    "kerberos",
+)
+KERBEROS_AS_ERROR = _g(
+    "ad_kerberos_as_error_code",
+    "0 if the KDC issued a TGT to the monitoring identity, else the KDC's error code (RFC 4120 7.5.9); "
+    "absent when it did not answer.",
+    DDC,
+    "kerberos",
+)
+KERBEROS_TICKET_ISSUED = _g(
+    "ad_kerberos_service_ticket_issued",
+    "1 if the DC's KDC issued a service ticket for the SPN, 0 if not; absent when the DC issued no TGT.",
+    _DDS,
+    "kerberos",
+)
+KERBEROS_TICKET_ERROR = _g(
+    "ad_kerberos_service_ticket_error_code",
+    "0 if issued, else the KDC's error code (7 = KDC_ERR_S_PRINCIPAL_UNKNOWN: no account or several hold the "
+    "SPN); absent when no KDC answer came.",
+    _DDS,
+    "kerberos",
+)
+KERBEROS_TICKET_KVNO = _g(
+    "ad_kerberos_service_ticket_key_version",
+    "Key version (kvno) of the service key the issued ticket is encrypted with.",
+    _DDS,
+    "kerberos",
+)
+KERBEROS_TICKET_DIVERGENT = _g(
+    "ad_kerberos_service_ticket_key_divergent",
+    "1 while the DCs that issued a ticket for the SPN used different key versions (error 1397 for clients of "
+    "the DC with the older key), 0 while they agree; absent when fewer than two DCs issued one.",
+    ("domain", "spn"),
+    "kerberos",
+)
+
 
 def flag(value: bool) -> str:
     """Booleans in label values are spelled as the contract says: "true"/"false"."""
