@@ -660,6 +660,47 @@ def keys_row() -> list[Any]:
     ]
 
 
+KDC_ERRORS = value_text({0: ("issued", "green"), 7: ("7 S_PRINCIPAL_UNKNOWN", "red"),
+                         14: ("14 ETYPE_NOSUPP", "red"), 12: ("12 POLICY", "red")})
+
+
+def kerberos_row() -> list[Any]:
+    return [
+        dashboard.Row("Kerberos: what each DC's KDC hands out"),
+        table_panel(
+            "KDCs",
+            "Each DC's KDC asked on its own for a TGT as the monitoring identity: whether it answers (TCP 88), "
+            "how long the AS exchange took, and the KDC's answer (0 = TGT issued, else its error code). A KDC "
+            "DOWN on a DC whose LDAP is up gives clients that pick it no ticket.",
+            [query("A", sel("ad_kerberos_kdc_up"), kind="table"),
+             query("B", sel("ad_kerberos_as_exchange_seconds"), kind="table"),
+             query("C", sel("ad_kerberos_as_error_code"), kind="table")],
+            {"Value #A": "KDC", "Value #B": "AS exchange", "Value #C": "TGT"},
+            columns=[column("KDC", mappings_of(UP_DOWN), COLOURED),
+                     column("AS exchange", unit_of("s")),
+                     column("TGT", mappings_of(KDC_ERRORS), thresholds_of(steps((None, "green"), (1, "red"))),
+                            COLOURED)],
+            width=8,
+        ),
+        matrix_table(
+            "Service tickets: key version, SPN by DC",
+            "The key version (kvno) of the ticket each DC's KDC issued for each probed SPN (every DC's ldap/, "
+            "the expected SPNs, HOST/ of the watched computers, kerberos.spns). A row whose cells differ is the "
+            "1397 condition: the DC with the lower number holds an old key, and clients that ask it get tickets "
+            "the service cannot decrypt (docs/runbooks/kerberos.md). Empty: no ticket (see the next panel).",
+            sel("ad_kerberos_service_ticket_key_version"), "none", steps((None, "blue")),
+            rows="spn", columns="domain_controller", width=8,
+        ),
+        matrix_table(
+            "Service tickets: the KDC's answer, SPN by DC",
+            "issued, or the KDC's error code: 7 (KDC_ERR_S_PRINCIPAL_UNKNOWN) is an SPN that no account holds, "
+            "or that two accounts hold; 14 an account without an AES key. Empty: the DC issued no TGT.",
+            sel("ad_kerberos_service_ticket_error_code"), "none", steps((None, "green"), (1, "red")),
+            rows="spn", columns="domain_controller", width=8,
+        ).mappings(KDC_ERRORS),
+    ]
+
+
 ADVERTISED = value_text({1: ("yes", "green"), 0: ("no", "text")})
 
 
@@ -754,7 +795,8 @@ def build(policy: Policy | None = None, selector: str | None = None) -> dict[str
     for variable in variables(selector):
         builder = builder.with_variable(variable)
     for item in [*overview_row(policy, selector), *clocks_row(policy), *replication_row(policy), *dns_row(policy),
-                 *spn_row(), *accounts_row(policy), *keys_row(), *locator_row(),
+                 *spn_row(), *accounts_row(policy), *keys_row(), *kerberos_row(),
+                 *locator_row(),
                  *exporter_row(policy)]:
         builder = builder.with_row(item) if isinstance(item, dashboard.Row) else builder.with_panel(item)
     result: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
