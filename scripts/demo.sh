@@ -20,7 +20,8 @@ trap cleanup EXIT
 
 STATE="$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); from adlab import Lab; print(Lab.load(name=sys.argv[2]).info.state_dir)' "$ROOT/lab" "$LAB_NAME")"
 CONFIG="$STATE/exporter.yml"
-"$PY" "$ROOT/scripts/lab_config.py" --lab-name "$LAB_NAME" --interval time=15s --interval replication=15s --interval inventory=15s "$CONFIG" >/dev/null
+"$PY" "$ROOT/scripts/lab_config.py" --lab-name "$LAB_NAME" --demo --interval time=15s --interval replication=15s \
+    --interval inventory=15s --interval kerberos=30s "$CONFIG" >/dev/null
 
 # Prometheus loads the alert rules and scrapes the exporter; Alertmanager receives the alerts.
 "$PY" "$ROOT/scripts/monitoring_stack.py" "$STATE/monitoring" "127.0.0.1:$PORT" \
@@ -38,6 +39,9 @@ cat <<MSG
   Alertmanager: http://localhost:$AM_PORT/
   Report:       $PY -m ad_health_exporter check --config.file $CONFIG
   Faults:       $ROOT/lab/labctl skew dc2 +7m | stop-dc dc2 | start-dc dc2 | unskew dc2
+                $ROOT/lab/labctl stop-kdc dc2 | start-kdc dc2   (the kerberos check: kdc_up 0, LDAP still up)
+                $ROOT/lab/labctl disable-repl dc2 inbound; $ROOT/lab/labctl reset-password dc1 PC-HEALTHY
+                (dc1's KDC issues the new key version, dc2's the old one) | enable-repl dc2 inbound
 
   Ctrl-C stops the exporter, Prometheus and Alertmanager, and removes the lab.
 

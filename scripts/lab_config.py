@@ -31,6 +31,21 @@ def exporter_config(info, intervals: dict[str, str] | None = None, **overrides) 
     return {"domains": [domain]}
 
 
+def demo_overrides(info) -> dict:
+    """What `make demo` watches besides the defaults, so every check has the lab's standing faults to show:
+    the healthy and the 90-day-old computers (accounts, keys, and their HOST/ tickets at every KDC), the
+    duplicated SPN and an SPN no account holds as expected SPNs (spn, and refused at every KDC)."""
+    computers = info.faults.computers
+    duplicate = info.faults.duplicate_spn
+    return {
+        "accounts": {"watched_computers": [computers[r].name for r in ("healthy", "password_90d")]},
+        "spn": {"expected": [
+            {"spn": duplicate.spn, "account": duplicate.accounts[0]},
+            {"spn": f"HTTP/missing-spn.{info.domain}", "account": computers["healthy"].sam_account_name},
+        ]},
+    }
+
+
 def write(info, path: Path, intervals: dict[str, str] | None = None, **overrides) -> Path:
     path.write_text(yaml.safe_dump(exporter_config(info, intervals, **overrides), sort_keys=False))
     return path
@@ -43,9 +58,11 @@ def main() -> int:
     p.add_argument("output", type=Path)
     p.add_argument("--lab-name", default="adlab")
     p.add_argument("--interval", action="append", default=[], metavar="CHECK=DURATION")
+    p.add_argument("--demo", action="store_true", help="also watch what demo_overrides() names")
     args = p.parse_args()
     intervals = dict(item.split("=", 1) for item in args.interval)
-    write(Lab.load(name=args.lab_name).info, args.output, intervals or None)
+    info = Lab.load(name=args.lab_name).info
+    write(info, args.output, intervals or None, **(demo_overrides(info) if args.demo else {}))
     print(args.output)
     return 0
 
