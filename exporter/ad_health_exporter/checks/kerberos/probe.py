@@ -68,6 +68,7 @@ class WorkerOutput:
     lines: tuple[dict[str, Any], ...]
     timed_out: bool = False  # stopped by the parent: before "ready" (startup) or after (the KDC's time)
     exit_code: int | None = 0
+    kdc_seconds: float | None = None  # how long the KDC had when the worker was stopped
 
     @property
     def started(self) -> bool:
@@ -76,8 +77,17 @@ class WorkerOutput:
 
 @dataclass(frozen=True)
 class Limits:
-    startup: float  # until the worker is ready: Python and the Kerberos libraries loaded
-    kdc: float  # from then on: the KDC's time for the AS exchange and every service ticket
+    kdc: float  # from the worker's "ready" on: the KDC's time for the AS exchange and every service ticket
+    total: float  # the whole probe, starting Python and the Kerberos libraries included
+
+    @property
+    def startup(self) -> float:
+        # Starting may take what the KDC does not need, up to 30 s, leaving the KDC a second at least.
+        return max(0.1, min(_STARTUP_AT_MOST, self.total - min(_KDC_AT_LEAST, self.kdc)))
+
+
+_STARTUP_AT_MOST = 30.0
+_KDC_AT_LEAST = 1.0
 
 
 Runner = Callable[[WorkerRequest, Limits], WorkerOutput]
@@ -100,12 +110,13 @@ def spawn_worker(request: WorkerRequest, limits: Limits) -> WorkerOutput:
     assert proc.stdin is not None and proc.stdout is not None
     out = b""
     timed_out = False
+    began = time.monotonic()
+    ready_at: float | None = None
     try:
         # A few hundred bytes: the pipe takes them whether or not the child reads yet.
         proc.stdin.write(request.to_json())
         proc.stdin.close()
-        deadline = time.monotonic() + limits.startup
-        started = False
+        deadline = began + limits.startup
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
             while True:
@@ -119,9 +130,9 @@ def spawn_worker(request: WorkerRequest, limits: Limits) -> WorkerOutput:
                 if not chunk:
                     break
                 out += chunk
-                if not started and b'"kind": "ready"' in out:
-                    started = True
-                    deadline = time.monotonic() + limits.kdc
+                if ready_at is None and b'"kind": "ready"' in out:
+                    ready_at = time.monotonic()
+                    deadline = min(ready_at + limits.kdc, began + limits.total)
     except OSError:
         pass  # the child went away: what it wrote says what it got to
     finally:
@@ -129,7 +140,8 @@ def spawn_worker(request: WorkerRequest, limits: Limits) -> WorkerOutput:
             proc.kill()
         proc.wait()
         proc.stdout.close()
-    return WorkerOutput(parse_lines(out), timed_out, None if timed_out else proc.returncode)
+    kdc_seconds = time.monotonic() - ready_at if timed_out and ready_at is not None else None
+    return WorkerOutput(parse_lines(out), timed_out, None if timed_out else proc.returncode, kdc_seconds)
 
 
 def parse_lines(out: bytes) -> tuple[dict[str, Any], ...]:
@@ -146,7 +158,7 @@ def parse_lines(out: bytes) -> tuple[dict[str, Any], ...]:
 
 def interpret(host: str, address: str | None, spns: Sequence[str], output: WorkerOutput, timeout: float) -> KdcProbe:
     """One DC's probe from its worker's lines (pure)."""
-    late = f"no answer within {timeout:g}s"
+    late = f"no answer within {output.kdc_seconds or timeout:.3g}s"
     fatal = next((line for line in output.lines if line.get("kind") == "fatal"), None)
     as_line = next((line for line in output.lines if line.get("kind") == "as"), None)
     if as_line is None:
@@ -221,11 +233,11 @@ def run(ctx: CheckContext[KerberosSettings], runner: Runner = spawn_worker) -> K
         names.host_names.items(), cfg.spns,
     )
     spns = tuple(g.spn for g in goals)
-    # Within the run's hard limit: the KDC gets kerberos.timeout (at most half the run), starting Python
-    # and the Kerberos libraries the rest (at most 30 s); the answering DCs are still reported.
+    # Within the run's hard limit, so the DCs that answered are still reported: the KDC gets
+    # kerberos.timeout from the moment its worker is ready, starting the worker what the run has left.
     budget = ctx.timeout * 0.9
-    limit = min(cfg.timeout, budget / 2)
-    limits = Limits(startup=max(0.5, min(30.0, budget - limit - 1.0)), kdc=limit)
+    limit = min(cfg.timeout, budget)
+    limits = Limits(kdc=limit, total=budget - 0.2)
 
     def probe(host: str) -> KdcProbe:
         try:
