@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from .bind import bind as read_bind
-from .model import BindMethod, Config, DeclaredCheck, DomainConfig, LdapConfig, TlsConfig
+from .model import BindMethod, Config, DeclaredCheck, DomainConfig, LdapConfig, TlsConfig, TlsMode
 from .tree import ConfigError, Node, hostname, ip_address, optional, read_yaml, readable_file
 
 _DOMAIN_KEYS = ("name", "domain_controllers", "dns_servers", "bind", "tls", "ldap", "intervals", "timeouts")
+_TLS_MODES: dict[str, TlsMode] = {"ldaps": "ldaps", "starttls": "starttls", "none": "none"}
 
 
 def _tls(node: Node, base: Path, bind_method: BindMethod = "simple") -> TlsConfig:
     keys = node.mapping(("mode", "ca_file", "allow_insecure_bind"))
-    mode = optional(keys, "mode", lambda n: n.string().lower(), "ldaps")
-    if mode not in ("ldaps", "starttls", "none"):
+    mode = _TLS_MODES.get(optional(keys, "mode", lambda n: n.string().lower(), "ldaps"))
+    if mode is None:
         raise keys["mode"].fail(f"must be one of ldaps, starttls, none; got {keys['mode'].value!r}")
     if mode == "none" and bind_method == "gssapi":
         # ldap3 has no SASL signing/sealing layer: without TLS nothing would protect the session.
@@ -34,7 +35,7 @@ def _tls(node: Node, base: Path, bind_method: BindMethod = "simple") -> TlsConfi
         raise node.fail(
             "mode 'none' sends the bind password in clear text; set allow_insecure_bind: true to accept that"
         )
-    return TlsConfig(mode=mode, ca_file=ca_file, allow_insecure_bind=allow)  # type: ignore[arg-type]  # mode checked above
+    return TlsConfig(mode=mode, ca_file=ca_file, allow_insecure_bind=allow)
 
 
 def _ldap(node: Node) -> LdapConfig:
@@ -54,6 +55,15 @@ def _per_check_durations(node: Node, checks: Sequence[DeclaredCheck]) -> dict[st
     return {name: n.duration() for name, n in keys.items() if n.value is not None}
 
 
+# Typed wrappers of ``optional`` for an empty default: the return type tells mypy what ``{}`` and ``[]`` hold.
+def _durations(keys: dict[str, Node], key: str, checks: Sequence[DeclaredCheck]) -> dict[str, float]:
+    return optional(keys, key, lambda n: _per_check_durations(n, checks), {})
+
+
+def _list(keys: dict[str, Node], key: str) -> list[Node]:
+    return optional(keys, key, Node.items, [])
+
+
 def _domain(node: Node, base: Path, environ: dict[str, str], checks: Sequence[DeclaredCheck]) -> DomainConfig:
     sections = {c.name: c.settings for c in checks if c.settings is not None}
     keys = node.mapping(_DOMAIN_KEYS + tuple(sections))
@@ -61,8 +71,8 @@ def _domain(node: Node, base: Path, environ: dict[str, str], checks: Sequence[De
         if required not in keys:
             raise node.fail(f"missing required key '{required}'")
     intervals = {c.name: c.interval for c in checks}
-    intervals.update(optional(keys, "intervals", lambda n: _per_check_durations(n, checks), {}))
-    timeouts = optional(keys, "timeouts", lambda n: _per_check_durations(n, checks), {})
+    intervals.update(_durations(keys, "intervals", checks))
+    timeouts = _durations(keys, "timeouts", checks)
     for check, limit in timeouts.items():
         if limit > intervals[check]:
             raise keys["timeouts"].fail(
@@ -71,8 +81,8 @@ def _domain(node: Node, base: Path, environ: dict[str, str], checks: Sequence[De
     bind = read_bind(keys["bind"], base, environ)
     return DomainConfig(
         name=hostname(keys["name"]),
-        domain_controllers=tuple(hostname(n) for n in optional(keys, "domain_controllers", Node.items, [])),
-        dns_servers=tuple(ip_address(n) for n in optional(keys, "dns_servers", Node.items, [])),
+        domain_controllers=tuple(hostname(n) for n in _list(keys, "domain_controllers")),
+        dns_servers=tuple(ip_address(n) for n in _list(keys, "dns_servers")),
         bind=bind,
         tls=optional(keys, "tls", lambda n: _tls(n, base, bind.method), TlsConfig()),
         ldap=optional(keys, "ldap", _ldap, LdapConfig()),

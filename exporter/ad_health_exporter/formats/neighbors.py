@@ -31,7 +31,9 @@ from __future__ import annotations
 import re
 import struct
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NoReturn
 from xml.parsers import expat
 
 from .errors import DecodeError
@@ -103,8 +105,8 @@ class _FieldCollector:
             self._text.append(data)
 
 
-def _reject(what: str):
-    def handler(*_args: object) -> None:
+def _reject(what: str) -> Callable[..., NoReturn]:
+    def handler(*_args: object) -> NoReturn:
         raise DecodeError(_XML, f"{what} not allowed in a value read from a DC")
 
     return handler

@@ -48,7 +48,7 @@ class Resolver:
         use = self.servers if servers is None else servers
         return f"DNS servers {', '.join(use)}" if use else "the system resolver"
 
-    def _query(self, name: str, rdtype: str, servers: tuple[str, ...] | None):
+    def _query(self, name: str, rdtype: str, servers: tuple[str, ...] | None) -> dns.resolver.Answer | None:
         try:
             return self._resolver(servers).resolve(name, rdtype, search=False, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:

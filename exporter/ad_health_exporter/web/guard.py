@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from types import TracebackType
 
 from .live import WebConfigSource
 from .pages import StartResponse, WsgiApp, plain_text
@@ -13,6 +14,9 @@ log = logging.getLogger(__name__)
 # Paths served without basic auth: a container or load-balancer health probe carries no
 # credentials, and "Healthy" tells nothing about the directory.
 UNAUTHENTICATED_PATHS = ("/-/healthy",)
+
+# What an app passes to start_response when it reports an error (PEP 3333).
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
 
 
 class Guard:
@@ -26,7 +30,7 @@ class Guard:
         active = self._web.active()
         extra = list(active.config.headers)
 
-        def with_headers(status: str, headers: list, exc_info=None):
+        def with_headers(status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None) -> object:
             return start_response(status, list(headers) + extra, *([exc_info] if exc_info else []))
 
         path = environ.get("PATH_INFO") or "/"

@@ -7,10 +7,12 @@ graceful: no new connections, requests in flight are answered.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import sys
 import threading
 import time
+import weakref
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -23,16 +25,23 @@ from .tls import peer_sans
 
 log = logging.getLogger(__name__)
 
+# What socketserver hands around: a TCP server's request is its socket (typeshed's type also
+# allows a UDP server's (data, socket)); a client address is (host, port) or, for IPv6,
+# (host, port, flowinfo, scope_id).
+Request = socket.socket | tuple[bytes, socket.socket]
+ClientAddress = tuple[str, int] | tuple[str, int, int, int]
+
 
 class _QuietHandler(WSGIRequestHandler):
     # Bounds how long a silent or slow client can hold a thread (and delay a graceful stop).
     timeout = 30
+    server: _Server  # the only server this handler serves
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(self.timeout)
             self.request.do_handshake()
-            allowed = getattr(self.request, "allowed_sans", ())
+            allowed = self.server.allowed_sans.get(self.request, ())
             if allowed and not (peer_sans(self.request.getpeercert()) & set(allowed)):
                 raise ssl.SSLError("the client certificate has none of the client_allowed_sans")
         super().setup()
@@ -49,8 +58,11 @@ class _Server(ThreadingWSGIServer):
         super().server_bind()
         self._in_flight = 0
         self._idle = threading.Condition()
+        # The client_allowed_sans in force when each TLS connection was accepted, for the handler
+        # to check after the handshake; an entry goes with its socket.
+        self.allowed_sans: weakref.WeakKeyDictionary[socket.socket, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
-    def get_request(self):
+    def get_request(self) -> tuple[socket.socket, ClientAddress]:
         sock, addr = super().get_request()
         if self.web is not None:
             active = self.web.refresh()
@@ -60,11 +72,11 @@ class _Server(ThreadingWSGIServer):
                 except (ssl.SSLError, OSError):
                     sock.close()
                     raise
-                tls.allowed_sans = active.config.tls.client_allowed_sans if active.config.tls else ()
+                self.allowed_sans[tls] = active.config.tls.client_allowed_sans if active.config.tls else ()
                 sock = tls
         return sock, addr
 
-    def process_request_thread(self, request, client_address) -> None:
+    def process_request_thread(self, request: Request, client_address: ClientAddress) -> None:
         with self._idle:
             self._in_flight += 1
         try:
@@ -74,7 +86,7 @@ class _Server(ThreadingWSGIServer):
                 self._in_flight -= 1
                 self._idle.notify_all()
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: Request, client_address: ClientAddress) -> None:
         # TLS handshakes refused (no or wrong client certificate) and clients that hang up
         # are routine: no traceback on stderr.
         exc = sys.exc_info()[1]

@@ -16,9 +16,9 @@ from typing import Literal
 
 from ...formats.errors import DecodeError
 from ...formats.filetime import FileTime, TimeState, decode_filetime
-from ...ldap import Connection, Entry, LdapError
+from ...ldap import Entry, LdapError
 from ...topology import Inventory
-from ..base import CheckContext, CheckError
+from ..base import CheckContext, CheckError, DcConnection
 from .settings import AccountsSettings
 
 NAME = "accounts"
@@ -173,7 +173,7 @@ def tally(entries: Iterable[Entry], now: float, thresholds: Iterable[int], watch
     return t, counts, stale, seen
 
 
-def _read_krbtgt(conn: Connection, domain_dn: str) -> PasswordAge | None:
+def _read_krbtgt(conn: DcConnection, domain_dn: str) -> PasswordAge | None:
     entry = conn.read(f"CN=krbtgt,CN=Users,{domain_dn}", ("pwdLastSet",))
     if entry is None:
         # Moved out of CN=Users: find it by name.

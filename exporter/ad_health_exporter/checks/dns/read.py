@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ldap3.utils.conv import escape_filter_chars
 
@@ -47,6 +49,8 @@ from .model import (
 )
 from .settings import DnsSettings
 
+T = TypeVar("T")
+
 
 @dataclass
 class _ServerBudget:
@@ -56,12 +60,12 @@ class _ServerBudget:
     dead: str | None = None
 
 
-def _ask(budget: _ServerBudget, call, *args):
+def _ask(budget: _ServerBudget, call: Callable[[str], T], name: str) -> T:
     if budget.dead is not None:
         raise ResolveError(budget.dead)
     started = time.monotonic()
     try:
-        return call(*args)
+        return call(name)
     except ResolveError as exc:
         if time.monotonic() - started >= budget.timeout * 0.9:
             budget.dead = str(exc)

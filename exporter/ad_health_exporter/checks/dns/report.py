@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...ldap.resolver import SrvTarget
 from ..base import Finding
-from .model import NAME, RECORD_MAX_AGE_SECONDS, AddressProbe, DnsResult, SrvLookup, dsa_alias, record_location
+from .model import NAME, RECORD_MAX_AGE_SECONDS, AddressProbe, DnsResult, dsa_alias, record_location
 
 
 def _servers_text(servers: list[str]) -> str:
@@ -73,15 +73,15 @@ def findings(result: DnsResult) -> list[Finding]:
             )
         )
 
-    unknown: dict[tuple[str, str, int], tuple[SrvLookup, SrvTarget, list[str]]] = {}
-    missing: dict[tuple[str, str], tuple[SrvLookup, list[str]]] = {}
+    unknown: dict[tuple[str, str, int], tuple[SrvTarget, list[str]]] = {}
+    missing: dict[tuple[str, str], list[str]] = {}
     for view in answering:
-        for lookup in view.srv:
-            for t in result.srv_unknown(lookup) or ():
-                unknown.setdefault((lookup.record.name, t.target, t.port), (lookup, t, []))[2].append(view.server)
-            for host in result.srv_missing(lookup) or ():
-                missing.setdefault((lookup.record.name, host), (lookup, []))[1].append(view.server)
-    for (name, target, port), (lookup, t, servers) in sorted(unknown.items()):
+        for srv in view.srv:
+            for t in result.srv_unknown(srv) or ():
+                unknown.setdefault((srv.record.name, t.target, t.port), (t, []))[1].append(view.server)
+            for host in result.srv_missing(srv) or ():
+                missing.setdefault((srv.record.name, host), []).append(view.server)
+    for (name, target, port), (t, servers) in sorted(unknown.items()):
         zone, node = record_location(name, result.domain, result.forest)
         out.append(
             Finding(
@@ -92,7 +92,7 @@ def findings(result: DnsResult) -> list[Finding]:
                 fix=f"dnscmd {servers[0]} /recorddelete {zone} {node} SRV {t.priority} {t.weight} {t.port} {target} /f",
             )
         )
-    for (name, host), (lookup, servers) in sorted(missing.items()):
+    for (name, host), servers in sorted(missing.items()):
         out.append(
             Finding(
                 NAME,
@@ -111,9 +111,9 @@ def findings(result: DnsResult) -> list[Finding]:
     for dc in result.dcs:
         if dc.host not in alias_bad:
             continue
-        target, servers = alias_bad[dc.host]
+        alias_target, servers = alias_bad[dc.host]
         name = dsa_alias(dc, result.forest)
-        seen = f"points to {target}" if target else "does not exist"
+        seen = f"points to {alias_target}" if alias_target else "does not exist"
         zone, node = record_location(name, result.domain, result.forest)
         out.append(
             Finding(
@@ -123,7 +123,7 @@ def findings(result: DnsResult) -> list[Finding]:
                 f"its replication alias {name} {seen} on {_servers_text(servers)}: partners fail to replicate "
                 "from it (error 8524)",
                 fix=f"dnscmd {servers[0]} /recordadd {zone} {node} CNAME {dc.host}"
-                + (f" (after /recorddelete {zone} {node} CNAME)" if target else ""),
+                + (f" (after /recorddelete {zone} {node} CNAME)" if alias_target else ""),
             )
         )
 
@@ -164,14 +164,14 @@ def summary(result: DnsResult) -> list[str]:
             alias = "alias ok" if lookup.alias_target == lookup.host else "alias MISSING"
             lines.append(f"  {lookup.host:<38} {marks or 'no address'}; {alias}")
         bad = []
-        for lookup in view.srv:
-            unknown, missing = result.srv_unknown(lookup), result.srv_missing(lookup)
-            if lookup.targets is None:
-                bad.append(f"  {lookup.record.record:<38} lookup failed: {lookup.error}")
+        for srv in view.srv:
+            unknown, missing = result.srv_unknown(srv), result.srv_missing(srv)
+            if srv.targets is None:
+                bad.append(f"  {srv.record.record:<38} lookup failed: {srv.error}")
             elif unknown or missing:
                 parts = [f"{len(unknown)} unknown ({', '.join(t.target for t in unknown)})"] if unknown else []
                 parts += [f"{len(missing)} missing ({', '.join(missing)})"] if missing else []
-                bad.append(f"  {lookup.record.record:<38} {'; '.join(parts)}")
+                bad.append(f"  {srv.record.record:<38} {'; '.join(parts)}")
         lines.append(f"  {len(view.srv)} locator records, {len(bad)} with problems")
         lines += bad
     dynamic = [r for r in result.zone_records if r.timestamp is not None]

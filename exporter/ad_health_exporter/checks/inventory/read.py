@@ -6,11 +6,11 @@ import dataclasses
 import logging
 import uuid
 
-from ...ldap import Connection, LdapError
+from ...ldap import Entry, LdapError
 from ...ldap.dn import dn_to_dns_name, dns_name_to_dn, parent_dn, same_dn, site_of_dsa
 from ...ldap.resolver import ResolveError
 from ...topology import DomainController, Inventory, Reachability
-from ..base import CheckContext, CheckError, CheckFailed, for_each_dc
+from ..base import CheckContext, CheckError, CheckFailed, DcConnection, for_each_dc
 
 NAME = "inventory"
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _seeds(ctx: CheckContext, errors: list[str]) -> list[str]:
     return list(dict.fromkeys(seeds))
 
 
-def _read_topology(ctx: CheckContext, conn: Connection, domain_dn: str) -> Inventory:
+def _read_topology(ctx: CheckContext, conn: DcConnection, domain_dn: str) -> Inventory:
     root = conn.root_dse()
     config_dn = root.configuration_naming_context
     if not config_dn or not root.default_naming_context:
@@ -154,7 +154,7 @@ def _read_topology(ctx: CheckContext, conn: Connection, domain_dn: str) -> Inven
     )
 
 
-def _hosts_domain(dsa, domain_dn: str) -> bool:
+def _hosts_domain(dsa: Entry, domain_dn: str) -> bool:
     """True if the DC holds the configured domain's NC (forests list every domain's DCs)."""
     has_domain = dsa.texts("msDS-HasDomainNCs")
     if has_domain:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ...formats.errors import DecodeError
@@ -23,10 +23,9 @@ from ...formats.filetime import parse_generalized_time
 from ...formats.neighbors import parse_neighbor_xml
 from ...formats.repsfrom import ReplicationNeighbor, decode_reps_from
 from ...formats.winerror import describe as describe_result
-from ...ldap import Connection
 from ...ldap.dn import same_dn
 from ...topology import Inventory
-from ..base import CheckContext, CheckFailed, for_each_dc
+from ..base import CheckContext, CheckFailed, DcConnection, for_each_dc
 
 NAME = "replication"
 log = logging.getLogger(__name__)
@@ -90,11 +89,15 @@ def decode_nc(naming_context: str, neighbor_xml: Iterable[bytes], reps_from: Ite
     not hide the other links.
     """
     xml_values, reps_values = list(neighbor_xml), list(reps_from)
+
+    def decode_reps(value: bytes) -> ReplicationNeighbor:
+        return decode_reps_from(value, naming_context=naming_context)
+
+    decode: Callable[[bytes], ReplicationNeighbor]
     if xml_values:
         origin, values, decode = NEIGHBORS_ATTRIBUTE, xml_values, parse_neighbor_xml
     elif reps_values:
-        origin, values = REPS_FROM_ATTRIBUTE, reps_values
-        decode = lambda v: decode_reps_from(v, naming_context=naming_context)  # noqa: E731
+        origin, values, decode = REPS_FROM_ATTRIBUTE, reps_values, decode_reps
     else:
         return DecodedNc((), None, ())
     neighbors: list[ReplicationNeighbor] = []
@@ -128,7 +131,7 @@ def unix_time(current_time: str | None) -> float | None:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _read_dc(inventory: Inventory, conn: Connection) -> DcReplication:
+def _read_dc(inventory: Inventory, conn: DcConnection) -> DcReplication:
     host = conn.host
     root = conn.root_dse(("currentTime", "namingContexts"))
     # (naming context as the rootDSE names it, neighbour, attribute it came from)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ...formats.errors import DecodeError
 from ...formats.spn import SpnMappings, parse_spn
+from ...ldap import Entry
 from ...ldap.dn import dn_to_dns_name
 from ...topology import DomainController, Inventory
 from .settings import ExpectedSpn
@@ -222,17 +223,17 @@ class _Scan:
     dc_account_names: dict[str, str]
     scanned: int = 0
     host_missing: int = 0
-    host_missing_list: list[HostSpnMissing] | None = None
+    host_missing_list: list[HostSpnMissing] = field(default_factory=list)
     malformed: int = 0
-    malformed_list: list[MalformedSpn] | None = None
+    malformed_list: list[MalformedSpn] = field(default_factory=list)
 
 
-def scan(entries: Iterable, mappings: SpnMappings, inventory: Inventory, domain_dn: str,
+def scan(entries: Iterable[Entry], mappings: SpnMappings, inventory: Inventory, domain_dn: str,
          check_host_spn: bool, domain: str = "") -> _Scan:
     """Build the index from streamed entries (pure apart from logging)."""
     index = SpnIndex(mappings)
     dc_by_dn = {dc.computer_dn.lower(): dc.host for dc in inventory.domain_controllers if dc.computer_dn}
-    state = _Scan(index, {}, {}, host_missing_list=[], malformed_list=[])
+    state = _Scan(index, {}, {})
     suffix = "," + domain_dn.lower()
     for entry in entries:
         dn = entry.dn
@@ -281,7 +282,7 @@ def scan(entries: Iterable, mappings: SpnMappings, inventory: Inventory, domain_
     return state
 
 
-def _is_computer(entry) -> bool:
+def _is_computer(entry: Entry) -> bool:
     # objectCategory, not objectClass: group managed service accounts are computers by class
     # but have no HOST/ SPN of their own.
     category = entry.text("objectCategory") or ""
@@ -333,7 +334,7 @@ def evaluate(state: _Scan, inventory: Inventory, configured: Iterable[ExpectedSp
         duplicate_limit=duplicate_limit,
         expected=tuple(expected),
         host_missing=state.host_missing if check_host_spn else None,
-        host_missing_list=tuple(state.host_missing_list or ()),
+        host_missing_list=tuple(state.host_missing_list),
         malformed=state.malformed,
-        malformed_list=tuple(state.malformed_list or ()),
+        malformed_list=tuple(state.malformed_list),
     )

@@ -16,9 +16,9 @@ from typing import Literal
 
 from ...formats.errors import DecodeError
 from ...formats.spn import SpnMappings, parse_spn_mappings
-from ...ldap import Connection, LdapError
+from ...ldap import LdapError
 from ...topology import Inventory
-from ..base import CheckContext, CheckError
+from ..base import CheckContext, CheckError, DcConnection
 from .index import _FLAG_CR_NTDS_DOMAIN, SCAN_ATTRIBUTES, SCAN_FILTER, SpnResult, evaluate, log, scan
 from .settings import SpnSettings
 
@@ -51,7 +51,7 @@ def run(ctx: CheckContext[SpnSettings]) -> SpnResult:
     raise CheckError("cannot scan SPNs on any DC: " + ("; ".join(errors) or "no DC is known"))
 
 
-def _scan_and_evaluate(ctx: CheckContext[SpnSettings], inventory: Inventory, conn: Connection, base: str,
+def _scan_and_evaluate(ctx: CheckContext[SpnSettings], inventory: Inventory, conn: DcConnection, base: str,
                        scope: Literal["domain", "forest"]) -> SpnResult:
     cfg = ctx.domain
     mappings = _read_mappings(conn, inventory, cfg.name)
@@ -66,7 +66,7 @@ def _scan_and_evaluate(ctx: CheckContext[SpnSettings], inventory: Inventory, con
     )
 
 
-def _forest_has_several_domains(conn: Connection, inventory: Inventory) -> bool:
+def _forest_has_several_domains(conn: DcConnection, inventory: Inventory) -> bool:
     partitions = f"CN=Partitions,{inventory.configuration_dn}"
     domains = [
         e for e in conn.search(partitions, f"(&(objectClass=crossRef)(systemFlags:1.2.840.113556.1.4.803:={_FLAG_CR_NTDS_DOMAIN}))",
@@ -75,7 +75,7 @@ def _forest_has_several_domains(conn: Connection, inventory: Inventory) -> bool:
     return len(domains) > 1
 
 
-def _read_mappings(conn: Connection, inventory: Inventory, domain: str) -> SpnMappings:
+def _read_mappings(conn: DcConnection, inventory: Inventory, domain: str) -> SpnMappings:
     dn = f"CN=Directory Service,CN=Windows NT,CN=Services,{inventory.configuration_dn}"
     entry = conn.read(dn, ("sPNMappings",))
     values = entry.texts("sPNMappings") if entry is not None else []

@@ -15,12 +15,13 @@ def series(domain: str, result: TimeResult) -> Iterator[Series]:
         for source, probe in (("ntp", dc.ntp), ("ldap", dc.ldap)):
             if probe is None:  # turned off in the configuration: no series at all
                 continue
-            answered = isinstance(probe, (NtpReading, LdapTimeReading))
-            yield Series(m.TIME_PROBE_SUCCESS, (domain, dc.host, source), 1.0 if answered else 0.0)
-            if answered:
+            if not isinstance(probe, (NtpReading, LdapTimeReading)):
                 # Only an answer has an offset: a failed probe must never read as "0 s off".
-                yield Series(m.TIME_OFFSET, (domain, dc.host, source), probe.offset)
-                yield Series(m.TIME_PROBE_RTT, (domain, dc.host, source), probe.rtt)
+                yield Series(m.TIME_PROBE_SUCCESS, (domain, dc.host, source), 0.0)
+                continue
+            yield Series(m.TIME_PROBE_SUCCESS, (domain, dc.host, source), 1.0)
+            yield Series(m.TIME_OFFSET, (domain, dc.host, source), probe.offset)
+            yield Series(m.TIME_PROBE_RTT, (domain, dc.host, source), probe.rtt)
         if isinstance(dc.ntp, NtpReading):
             yield Series(m.NTP_STRATUM, (domain, dc.host), float(dc.ntp.stratum))
             yield Series(m.NTP_LEAP, (domain, dc.host), float(dc.ntp.leap))
