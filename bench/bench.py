@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                     stock.append(st)
                     extra = f", ldap3 stock paging {st['seconds']:.2f}s (ratio {st['seconds'] / ls['seconds']:.2f})"
                 print(f"bench: round {r + 1}: ldapsearch {ls['seconds']:.2f}s, exporter {ex['seconds']:.2f}s "
-                      f"(ratio {ex['seconds'] / ls['seconds']:.2f}){extra}, exporter peak RSS {ex['peak_rss_mb']:.0f} MB",
+                      f"(ratio {ex['seconds'] / ls['seconds']:.2f}){extra}, "
+                      f"exporter peak RSS {ex['peak_rss_mb']:.0f} MB",
                       flush=True)
     finally:
         if not args.keep_lab:
@@ -185,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ldapsearch           {ls_med:.2f} s  ({entries / ls_med:,.0f} entries/s)   median of {args.rounds}")
     print(f"exporter             {ex_med:.2f} s  ({entries / ex_med:,.0f} entries/s)   "
           f"CPU {figures['exporter_cpu_seconds_median']:.2f} s")
-    print(f"ratio                {ex_med / ls_med:.2f}  (per round: {', '.join(f'{x:.2f}' for x in ratios)}; target <= 1.5)")
+    per_round = ", ".join(f"{x:.2f}" for x in ratios)
+    print(f"ratio                {ex_med / ls_med:.2f}  (per round: {per_round}; target <= 1.5)")
     print(f"exporter peak RSS    {figures['exporter_peak_rss_mb']:.0f} MB  "
           f"({figures['exporter_rss_mb_before_scans']:.0f} MB before the scans; target <= 250 MB)")
     if stock:
@@ -195,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         figures["ldap3_stock_cpu_seconds_median"] = round(statistics.median(st["cpu_seconds"] for st in stock), 3)
         figures["ldap3_stock_peak_rss_mb"] = max(st["peak_rss_mb"] for st in stock)
         print(f"ldap3 stock paging   {st_med:.2f} s  (ratio {st_med / ls_med:.2f}; CPU "
-              f"{figures['ldap3_stock_cpu_seconds_median']:.2f} s; peak RSS {figures['ldap3_stock_peak_rss_mb']:.0f} MB)")
+              f"{figures['ldap3_stock_cpu_seconds_median']:.2f} s; "
+              f"peak RSS {figures['ldap3_stock_peak_rss_mb']:.0f} MB)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

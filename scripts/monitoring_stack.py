@@ -91,7 +91,8 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {tail}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return

@@ -41,14 +41,21 @@ EXIT_USAGE = 2
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ad-health-exporter",
-        description="Prometheus exporter for the Active Directory faults behind Kerberos mutual-authentication failures.",
+        description="Prometheus exporter for the Active Directory faults behind Kerberos "
+        "mutual-authentication failures.",
     )
-    p.add_argument("command", nargs="?", choices=("serve", "check", "healthcheck"), default="serve", help="serve (default), check or healthcheck")
-    p.add_argument("--config.file", dest="config_file", default="ad-health-exporter.yml", help="configuration file (default: %(default)s)")
-    p.add_argument("--web.listen-address", dest="listen_address", default=":10088", help="address to serve metrics on (default: %(default)s)")
-    p.add_argument("--web.config.file", dest="web_config_file", default="", help="TLS, basic auth and headers, in the exporter-toolkit format (default: none, plain HTTP)")
-    p.add_argument("--log.level", dest="log_level", choices=tuple(logs.LEVELS), default="info", help="default: %(default)s")
-    p.add_argument("--log.format", dest="log_format", choices=("logfmt", "json"), default="logfmt", help="default: %(default)s")
+    p.add_argument("command", nargs="?", choices=("serve", "check", "healthcheck"), default="serve",
+                   help="serve (default), check or healthcheck")
+    p.add_argument("--config.file", dest="config_file", default="ad-health-exporter.yml",
+                   help="configuration file (default: %(default)s)")
+    p.add_argument("--web.listen-address", dest="listen_address", default=":10088",
+                   help="address to serve metrics on (default: %(default)s)")
+    p.add_argument("--web.config.file", dest="web_config_file", default="",
+                   help="TLS, basic auth and headers, in the exporter-toolkit format (default: none, plain HTTP)")
+    p.add_argument("--log.level", dest="log_level", choices=tuple(logs.LEVELS), default="info",
+                   help="default: %(default)s")
+    p.add_argument("--log.format", dest="log_format", choices=("logfmt", "json"), default="logfmt",
+                   help="default: %(default)s")
     p.add_argument("--check-config", action="store_true", help="validate the configuration file and exit")
     p.add_argument("--version", action="version", version=f"ad-health-exporter {VERSION}")
     return p

@@ -96,7 +96,9 @@ class Lab:
             except OSError:
                 if time.monotonic() > deadline:
                     sock.close()
-                    raise LabError(f"cannot {what} lab {self.cfg.name}: another up/down of it is still running")
+                    raise LabError(
+                        f"cannot {what} lab {self.cfg.name}: another up/down of it is still running"
+                    ) from None
                 time.sleep(0.5)
         try:
             yield

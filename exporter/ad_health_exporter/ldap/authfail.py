@@ -68,7 +68,8 @@ def simple_bind_failure(description: str, message: str) -> AuthFailure:
 
 # KDC answers that mean the principal or its key is refused, wherever it is presented.
 _GSS_ACCOUNT = (
-    ("preauthentication failed", "the keytab's key is refused by the KDC (wrong or outdated key: export the keytab again)"),
+    ("preauthentication failed",
+     "the keytab's key is refused by the KDC (wrong or outdated key: export the keytab again)"),
     ("password incorrect", "the keytab's key is refused by the KDC (wrong or outdated key: export the keytab again)"),
     ("credentials have been revoked", "the KDC refuses the principal: the account is disabled or locked out"),
     ("password has expired", "the bind account's password has expired"),

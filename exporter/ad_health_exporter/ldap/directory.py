@@ -211,7 +211,10 @@ class Directory:
                 how = " (Kerberos)" if cfg.bind.method == "gssapi" else ""
                 # A refused bind is not an address problem: do not try the next address.
                 raise BindRefused(
-                    host, f"bind as {cfg.bind.user}{how} failed: {failure.reason}", failure.account_problem, failure.reason
+                    host,
+                    f"bind as {cfg.bind.user}{how} failed: {failure.reason}",
+                    failure.account_problem,
+                    failure.reason,
                 ) from None
         return Connection(host, address, port, conn, cfg.ldap.page_size, on_close=self._forget)
 
@@ -241,7 +244,7 @@ class _ConnectFailed(Exception):
 def _close_quietly(conn: ldap3.Connection) -> None:
     try:
         conn.unbind()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - the connection already failed: unbinding it has nothing to add
         pass
 
 

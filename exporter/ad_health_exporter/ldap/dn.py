@@ -31,8 +31,11 @@ def site_of_dsa(dsa_dn: str) -> str:
 def same_dn(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return False
-    norm = lambda dn: [(x.lower(), v.lower()) for x, v, _ in parse_dn(dn)]  # noqa: E731
+
+    def norm(dn: str) -> list[tuple[str, str]]:
+        return [(x.lower(), v.lower()) for x, v, _ in parse_dn(dn)]
+
     try:
         return norm(a) == norm(b)
-    except Exception:  # noqa: BLE001 - an unparsable DN equals nothing
+    except Exception:  # noqa: BLE001 - whatever ldap3 raises on a DN it cannot parse: compare the text
         return a.lower() == b.lower()

@@ -69,7 +69,7 @@ class _Reader:
             except TimeoutError:
                 raise PagingError("no answer within the receive timeout") from None
             except (OSError, ssl.SSLError) as exc:
-                raise PagingError(f"connection lost: {exc.strerror or exc}" if isinstance(exc, OSError) else f"connection lost: {exc}") from None
+                raise PagingError(f"connection lost: {exc.strerror or exc}") from None  # an SSLError is an OSError
             if not data:
                 raise PagingError("the DC closed the connection")
             self._buffer += data
@@ -119,8 +119,10 @@ class _Search:
             if message_id != expected:
                 if message_id == 0 and op == ber.OP_EXTENDED_RESPONSE:
                     notice = ber.decode_extended(message)
-                    raise PagingError(f"the DC ended the session: {result_name(notice.result_code)}: {notice.diagnostic}",
-                                      notice.result_code)
+                    raise PagingError(
+                        f"the DC ended the session: {result_name(notice.result_code)}: {notice.diagnostic}",
+                        notice.result_code,
+                    )
                 raise PagingError(f"response to message {message_id} while waiting for {expected}")
             if op == ber.OP_SEARCH_ENTRY:
                 entries.append(message)
@@ -158,8 +160,9 @@ def paged_search(
 
     Raises PagingError when the DC answers with an error (a size or time limit too: the result
     would be incomplete), the connection fails, or a response cannot be decoded. A referral
-    (the DC does not hold the base) ends the search without entries. If the caller stops early, the page in flight is drained so the
-    connection stays usable; if even that fails, the connection is closed.
+    (the DC does not hold the base) ends the search without entries. If the caller stops early,
+    the page in flight is drained so the connection stays usable; if even that fails, the
+    connection is closed.
     """
     if page_size <= 0:
         raise ValueError("page_size must be positive")

@@ -54,7 +54,9 @@ class Resolver:
         except dns.resolver.NXDOMAIN:
             return None
         except dns.resolver.NoNameservers as exc:
-            raise ResolveError(f"{name} {rdtype}: no DNS server answered ({self._where(servers)}): {_short(exc)}") from None
+            raise ResolveError(
+                f"{name} {rdtype}: no DNS server answered ({self._where(servers)}): {_short(exc)}"
+            ) from None
         except dns.exception.Timeout:
             raise ResolveError(f"{name} {rdtype}: timed out asking {self._where(servers)}") from None
         except dns.exception.DNSException as exc:

@@ -56,7 +56,8 @@ def execute(job: Job, clock: Callable[[], float] = time.time) -> Execution:
     worker.join(job.timeout)
     duration = time.monotonic() - t0
     if worker.is_alive():
-        return Execution(RunRecord(started, clock(), duration, False, f"did not finish within {job.timeout:g}s"), None, worker)
+        timed_out = RunRecord(started, clock(), duration, False, f"did not finish within {job.timeout:g}s")
+        return Execution(timed_out, None, worker)
     if "error" in box:
         exc = box["error"]
         partial = exc.partial if isinstance(exc, CheckFailed) else None
@@ -77,7 +78,8 @@ def record_run(store: ResultStore, job: Job, record: RunRecord, result: object |
     was_ok = old.last is None or old.last.ok
     where = {"domain": job.domain, "check": job.check}
     if not record.ok and (was_ok or (old.last is not None and old.last.error != record.error)):
-        log.warning("check failed", extra={**where, "reason": record.error, "duration_seconds": round(record.duration, 3)})
+        log.warning("check failed",
+                    extra={**where, "reason": record.error, "duration_seconds": round(record.duration, 3)})
     elif record.ok and not was_ok:
         log.info("check recovered", extra=where)
     else:
@@ -87,7 +89,9 @@ def record_run(store: ResultStore, job: Job, record: RunRecord, result: object |
 class Scheduler:
     """One thread per job, each running its check on the job's interval into ``store``."""
 
-    def __init__(self, jobs: list[Job], store: ResultStore | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, jobs: list[Job], store: ResultStore | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self._jobs = jobs
         self._clock = clock
         self.store = store if store is not None else ResultStore((j.domain, j.check) for j in jobs)
@@ -117,7 +121,9 @@ class Scheduler:
         while not self._stop.is_set():
             if straggler is not None and straggler.is_alive():
                 now = self._clock()
-                stuck = RunRecord(now, now, 0.0, False, f"previous run has not finished after {now - straggler_since:.0f}s")
+                stuck = RunRecord(
+                    now, now, 0.0, False, f"previous run has not finished after {now - straggler_since:.0f}s"
+                )
                 record_run(self.store, job, stuck, None)
             else:
                 done = execute(job, self._clock)

@@ -37,7 +37,8 @@ class Guard:
         if active.auth.enabled and path not in UNAUTHENTICATED_PATHS:
             user = active.auth.check(environ.get("HTTP_AUTHORIZATION"))
             if user is None:
-                log.debug("http request refused: no valid basic auth", extra={"client": environ.get("REMOTE_ADDR"), "path": path})
+                log.debug("http request refused: no valid basic auth",
+                          extra={"client": environ.get("REMOTE_ADDR"), "path": path})
                 return plain_text(with_headers, "401 Unauthorized", "Unauthorized\n",
                                   [("WWW-Authenticate", 'Basic realm="ad-health-exporter", charset="UTF-8"')])
             environ["REMOTE_USER"] = user

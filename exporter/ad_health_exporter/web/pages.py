@@ -77,7 +77,9 @@ class App:
         method = environ.get("REQUEST_METHOD", "GET")
         metrics, status = self._current
         if method not in ("GET", "HEAD"):
-            return plain_text(start_response, "405 Method Not Allowed", "Only GET and HEAD are supported.\n", [("Allow", "GET, HEAD")])
+            return plain_text(
+                start_response, "405 Method Not Allowed", "Only GET and HEAD are supported.\n", [("Allow", "GET, HEAD")]
+            )
         if path == "/metrics":
             return metrics(environ, start_response)
         if path == "/-/healthy":
@@ -85,7 +87,11 @@ class App:
         if path == "/-/ready":
             waiting = status.waiting()
             if waiting:
-                return plain_text(start_response, "503 Service Unavailable", "Not ready: waiting for the first run of " + ", ".join(waiting) + "\n")
+                return plain_text(
+                    start_response,
+                    "503 Service Unavailable",
+                    "Not ready: waiting for the first run of " + ", ".join(waiting) + "\n",
+                )
             return plain_text(start_response, "200 OK", "Ready\n")
         if path == "/":
             body = _LANDING.format(version=html.escape(self._version), rows="\n".join(self._rows()))
@@ -118,6 +124,8 @@ class StatusSource:
                 yield s.domain, s.check, "ok" if s.last.ok else "FAILED", s.last.error or ""
 
 
-def plain_text(start_response: StartResponse, status: str, body: str, headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+def plain_text(
+    start_response: StartResponse, status: str, body: str, headers: list[tuple[str, str]] | None = None
+) -> list[bytes]:
     start_response(status, [("Content-Type", "text/plain; charset=utf-8")] + (headers or []))
     return [body.encode()]

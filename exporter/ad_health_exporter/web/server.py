@@ -90,7 +90,8 @@ class _Server(ThreadingWSGIServer):
         # TLS handshakes refused (no or wrong client certificate) and clients that hang up
         # are routine: no traceback on stderr.
         exc = sys.exc_info()[1]
-        log.debug("http connection failed", extra={"client": client_address[0], "reason": f"{type(exc).__name__}: {exc}"})
+        log.debug("http connection failed",
+                  extra={"client": client_address[0], "reason": f"{type(exc).__name__}: {exc}"})
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -109,7 +110,9 @@ class Server:
     def __init__(self, app: WsgiApp, address: ListenAddress, web: WebConfigSource | None = None) -> None:
         server_class = type("_Server", (_Server,), {"address_family": address.family, "web": web})
         handler = Guard(app, web) if web is not None else app
-        self._httpd: _Server = make_server(address.host, address.port, handler, server_class, handler_class=_QuietHandler)
+        self._httpd: _Server = make_server(
+            address.host, address.port, handler, server_class, handler_class=_QuietHandler
+        )
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="http", daemon=True)
         self.tls = web is not None and web.tls
 

@@ -86,7 +86,10 @@ def parse(data: Any, base: Path, source: Path | None = None) -> WebConfig:
     root = Node(data, "")
     keys = root.mapping(("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"))
     if "rate_limit" in keys:
-        raise WebConfigError("rate_limit: is not supported by this exporter (scrapes never reach AD; put a proxy in front to limit rates)")
+        raise WebConfigError(
+            "rate_limit: is not supported by this exporter "
+            "(scrapes never reach AD; put a proxy in front to limit rates)"
+        )
     tls = None
     if "tls_server_config" in keys and keys["tls_server_config"].value is not None:
         tls = _tls(keys["tls_server_config"], base)
@@ -130,7 +133,8 @@ def _tls(node: Node, base: Path) -> TlsServerConfig:
         client_ca = file_path(keys["client_ca_file"], base)
         if client_auth == "NoClientCert":
             raise keys["client_ca_file"].fail(
-                "a client CA is set but client_auth_type is NoClientCert: set client_auth_type: RequireAndVerifyClientCert"
+                "a client CA is set but client_auth_type is NoClientCert: "
+                "set client_auth_type: RequireAndVerifyClientCert"
             )
     elif client_auth != "NoClientCert":
         raise node.fail(f"client_auth_type {client_auth} needs client_ca_file (the CA that issues client certificates)")

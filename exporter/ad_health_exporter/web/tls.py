@@ -39,7 +39,9 @@ def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
         try:
             ctx.load_verify_locations(cafile=str(tls.client_ca_file))
         except (ssl.SSLError, OSError) as exc:
-            raise WebConfigError(f"tls_server_config.client_ca_file: cannot load {tls.client_ca_file}: {_ssl_reason(exc)}") from None
+            raise WebConfigError(
+                f"tls_server_config.client_ca_file: cannot load {tls.client_ca_file}: {_ssl_reason(exc)}"
+            ) from None
         if not ctx.get_ca_certs():
             raise WebConfigError(f"tls_server_config.client_ca_file: {tls.client_ca_file} holds no CA certificate")
     return ctx

@@ -15,7 +15,8 @@ def _age_text(age: PasswordAge, now: float) -> str:
 
 def _reset_fix(computer: str, server: str) -> str:
     return (f"on {computer}: Reset-ComputerMachinePassword -Server {server} -Credential (Get-Credential) "
-            f"(or Test-ComputerSecureChannel -Repair); if {computer} is retired: Disable-ADAccount -Identity '{computer}$'")
+            f"(or Test-ComputerSecureChannel -Repair); "
+            f"if {computer} is retired: Disable-ADAccount -Identity '{computer}$'")
 
 
 def findings(result: AccountsResult) -> list[Finding]:
@@ -28,10 +29,11 @@ def findings(result: AccountsResult) -> list[Finding]:
         watched_names.add(w.computer)
         what = f"DC {w.domain_controller}'s computer account" if w.domain_controller else "watched computer account"
         if not w.present:
-            fix = (f"restore the DC's computer object from the AD Recycle Bin, or demote and re-promote {w.domain_controller}"
+            fix = (f"restore the DC's computer object from the AD Recycle Bin, "
+                   f"or demote and re-promote {w.domain_controller}"
                    if w.domain_controller else
-                   f"on {w.computer}: Add-Computer -DomainName {result.domain} -Credential (Get-Credential) -Force -Restart "
-                   "(re-join, which creates the account)")
+                   f"on {w.computer}: Add-Computer -DomainName {result.domain} -Credential (Get-Credential) "
+                   "-Force -Restart (re-join, which creates the account)")
             out.append(Finding(NAME, "error", w.computer, f"{what} {w.computer}$ does not exist", fix=fix))
             continue
         if not w.enabled:
@@ -60,7 +62,8 @@ def findings(result: AccountsResult) -> list[Finding]:
             out.append(Finding(NAME, "warning", result.domain,
                                f"{total - shown} more enabled computer accounts have a machine password older than "
                                f"{smallest} days",
-                               fix="list them: Get-ADComputer -Filter 'Enabled -eq $true' -Properties PasswordLastSet | "
+                               fix="list them: Get-ADComputer -Filter 'Enabled -eq $true' "
+                                   "-Properties PasswordLastSet | "
                                    f"Where-Object PasswordLastSet -lt (Get-Date).AddDays(-{smallest})"))
     if result.krbtgt is None:
         out.append(Finding(NAME, "warning", result.domain, result.krbtgt_error or "krbtgt account not found"))

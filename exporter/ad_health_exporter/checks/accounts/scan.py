@@ -177,7 +177,8 @@ def _read_krbtgt(conn: DcConnection, domain_dn: str) -> PasswordAge | None:
     entry = conn.read(f"CN=krbtgt,CN=Users,{domain_dn}", ("pwdLastSet",))
     if entry is None:
         # Moved out of CN=Users: find it by name.
-        entry = next(iter(conn.search(domain_dn, "(&(objectCategory=person)(sAMAccountName=krbtgt))", ("pwdLastSet",))), None)
+        found = conn.search(domain_dn, "(&(objectCategory=person)(sAMAccountName=krbtgt))", ("pwdLastSet",))
+        entry = next(iter(found), None)
     if entry is None:
         return None
     return password_age(entry.first_raw("pwdLastSet"))
@@ -217,7 +218,7 @@ def run(ctx: CheckContext[AccountsSettings]) -> AccountsResult:
             checked_at=now,
             enabled=counts.enabled,
             disabled=counts.disabled,
-            stale=tuple(zip(sorted(set(ctx.settings.password_age_days)), stale_counts)),
+            stale=tuple(zip(sorted(set(ctx.settings.password_age_days)), stale_counts, strict=True)),
             oldest=tuple(oldest),
             watched=watched,
             krbtgt=krbtgt,

@@ -72,7 +72,9 @@ def _ask(budget: _ServerBudget, call: Callable[[str], T], name: str) -> T:
         raise
 
 
-def _look_up(server: str, via_dc: str | None, inventory: Inventory, records: tuple[LocatorRecord, ...], timeout: float) -> ServerView:
+def _look_up(
+    server: str, via_dc: str | None, inventory: Inventory, records: tuple[LocatorRecord, ...], timeout: float
+) -> ServerView:
     resolver = Resolver((server,), timeout=timeout)
     budget = _ServerBudget(timeout)
     dcs: list[DcLookup] = []
@@ -135,7 +137,9 @@ def _address_key(address: str) -> tuple[int, int]:
     return ip.version, int(ip)
 
 
-def _probe_addresses(ctx: CheckContext[DnsSettings], inventory: Inventory, pairs: list[tuple[str, str]]) -> list[AddressProbe]:
+def _probe_addresses(
+    ctx: CheckContext[DnsSettings], inventory: Inventory, pairs: list[tuple[str, str]]
+) -> list[AddressProbe]:
     timeout = ctx.settings.probe_timeout
 
     def probe(key: str) -> AddressProbe:
@@ -171,7 +175,9 @@ def _read_zones(ctx: CheckContext[DnsSettings], inventory: Inventory) -> _ZoneVi
     candidates = [h for h in inventory.read_order() if h in up]
     if not candidates:
         return _ZoneView(error="no DC answers LDAP")
-    filt = _DNS_NODE_FILTER.format(names="".join(f"(name={escape_filter_chars(n)})" for n in _node_names(inventory.hosts)))
+    filt = _DNS_NODE_FILTER.format(
+        names="".join(f"(name={escape_filter_chars(n)})" for n in _node_names(inventory.hosts))
+    )
     failures: list[str] = []
     for host in candidates:
         records: list[ZoneRecord] = []
@@ -237,7 +243,9 @@ def run(ctx: CheckContext[DnsSettings]) -> DnsResult:
     )
     for p in probes:
         if p.stale:
-            log.debug("stale DC address", extra={"domain": ctx.domain.name, "domain_controller": p.host, "address": p.address, "reason": p.reason})
+            log.debug("stale DC address", extra={
+                "domain": ctx.domain.name, "domain_controller": p.host, "address": p.address, "reason": p.reason,
+            })
     if views and all(v.error is not None for v in views):
         raise CheckFailed("no DNS server answered: " + "; ".join(f"{v.server}: {v.error}" for v in views), result)
     return result

@@ -31,7 +31,9 @@ def findings(result: DnsResult) -> list[Finding]:
     for view in answering:
         for lookup in view.dcs:
             if lookup.addresses is None:
-                out.append(Finding(NAME, "warning", lookup.host, f"lookup on DNS server {view.server} failed: {lookup.error}"))
+                out.append(
+                    Finding(NAME, "warning", lookup.host, f"lookup on DNS server {view.server} failed: {lookup.error}")
+                )
             elif not lookup.addresses:
                 zone, node = record_location(lookup.host, result.domain, result.forest)
                 out.append(
@@ -40,13 +42,19 @@ def findings(result: DnsResult) -> list[Finding]:
                         "error",
                         lookup.host,
                         f"has no A or AAAA record on DNS server {view.server}: clients cannot reach it by name",
-                        fix=f"on {lookup.host}: ipconfig /registerdns (or dnscmd {view.server} /recordadd {zone} {node} A <its address>)",
+                        fix=f"on {lookup.host}: ipconfig /registerdns "
+                        f"(or dnscmd {view.server} /recordadd {zone} {node} A <its address>)",
                     )
                 )
         for srv_lookup in view.srv:
             if srv_lookup.targets is None:
                 out.append(
-                    Finding(NAME, "warning", srv_lookup.record.name, f"lookup on DNS server {view.server} failed: {srv_lookup.error}")
+                    Finding(
+                        NAME,
+                        "warning",
+                        srv_lookup.record.name,
+                        f"lookup on DNS server {view.server} failed: {srv_lookup.error}",
+                    )
                 )
 
     # Stale addresses: one finding per (DC, address), naming the servers that return it.

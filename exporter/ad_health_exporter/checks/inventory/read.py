@@ -117,7 +117,8 @@ def _read_topology(ctx: CheckContext, conn: DcConnection, domain_dn: str) -> Inv
         if not _hosts_domain(dsa, domain_dn):
             continue
         if guid is None:
-            log.warning("skipping a DC whose nTDSDSA has no objectGUID", extra={"domain": ctx.domain.name, "dsa": dsa.dn})
+            log.warning("skipping a DC whose nTDSDSA has no objectGUID",
+                        extra={"domain": ctx.domain.name, "dsa": dsa.dn})
             continue
         ncs = dsa.texts("msDS-hasMasterNCs") or dsa.texts("hasMasterNCs")
         options = dsa.integer("options") or 0
@@ -183,7 +184,8 @@ def _probe_all(ctx: CheckContext, hosts: tuple[str, ...]) -> dict[str, Reachabil
     for host, (value, error) in for_each_dc(hosts, probe, timeout=budget).items():
         out[host] = value if value is not None else Reachability(up=False, error=error)
         if error:
-            log.warning("domain controller does not answer LDAP", extra={"domain": ctx.domain.name, "domain_controller": host, "reason": error})
+            log.warning("domain controller does not answer LDAP",
+                        extra={"domain": ctx.domain.name, "domain_controller": host, "reason": error})
     return out
 
 

@@ -210,7 +210,8 @@ def run(ctx: CheckContext) -> ReplicationResult:
 def _log(ctx: CheckContext, state: DcReplication) -> None:
     domain = ctx.domain.name
     if state.error is not None:
-        log.debug("cannot read replication status", extra={"domain": domain, "domain_controller": state.host, "reason": state.error})
+        log.debug("cannot read replication status",
+                  extra={"domain": domain, "domain_controller": state.host, "reason": state.error})
         return
     now = state.now if state.now is not None else ctx.clock()
     window = ctx.interval

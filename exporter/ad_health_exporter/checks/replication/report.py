@@ -12,18 +12,24 @@ from .read import NAME, Link, ReplicationResult
 # What an admin should look at first, by result code.
 _HINTS: dict[int, str] = {}
 for _codes, _hint in (
-    ((1722, 1753, 1727, 1726, 1818), "the source's RPC endpoint does not answer: is the DC up, and are TCP 135 and the RPC ports open?"),
+    ((1722, 1753, 1727, 1726, 1818),
+     "the source's RPC endpoint does not answer: is the DC up, and are TCP 135 and the RPC ports open?"),
     ((64, 121, 1225, 1231, 1232, 1236, 1256, 1460, 0xC000020C, 0xC0000236, 0xC000023C, 0xC000023D),
      "the source cannot be reached over the network: is it up?"),
     ((1398, 0x80090324, 0xC0000133), "the DCs' clocks differ too much: see the time check (w32tm /resync)"),
-    ((1326, 0xC000006D, 0x8009030C), "logon failed: often a clock skew, or the source's machine password differs between the DCs"),
-    ((1396, 0x80090322, 0x80090303), "the source's SPN is missing or held by another account: see the spn check (setspn -X)"),
+    ((1326, 0xC000006D, 0x8009030C),
+     "logon failed: often a clock skew, or the source's machine password differs between the DCs"),
+    ((1396, 0x80090322, 0x80090303),
+     "the source's SPN is missing or held by another account: see the spn check (setspn -X)"),
     ((1397, 0xC00002C3), "mutual authentication failed: the source's machine password is out of date on this DC"),
-    ((8524,), "the source's <DSA GUID>._msdcs CNAME does not resolve: see the dns check (nltest /dsregdns on the source)"),
+    ((8524,),
+     "the source's <DSA GUID>._msdcs CNAME does not resolve: see the dns check (nltest /dsregdns on the source)"),
     ((5, 8453), "access denied: check the DCs' computer accounts and the replication permissions on the NC"),
-    ((8614,), "the destination has not replicated for longer than the tombstone lifetime: it must be rebuilt or cleaned"),
+    ((8614,),
+     "the destination has not replicated for longer than the tombstone lifetime: it must be rebuilt or cleaned"),
     ((8606,), "lingering objects: repadmin /removelingeringobjects"),
-    ((8456, 8457), "replication is disabled on a DC: repadmin /options <dc> -DISABLE_INBOUND_REPL -DISABLE_OUTBOUND_REPL"),
+    ((8456, 8457),
+     "replication is disabled on a DC: repadmin /options <dc> -DISABLE_INBOUND_REPL -DISABLE_OUTBOUND_REPL"),
 ):
     for _code in _codes:
         _HINTS[_code] = _hint
@@ -132,7 +138,7 @@ def _rows(pairs: list[tuple[str, Link, float | None]]) -> list[SummaryRow]:
         items = grouped[key]
         deltas = [now - link.last_success for link, now in items if link.last_success is not None and now is not None]
         failing = [link for link, _ in items if link.failing]
-        latest = max(failing, key=lambda l: l.last_attempt or 0, default=None)
+        latest = max(failing, key=lambda failed: failed.last_attempt or 0, default=None)
         error = None
         if latest is not None:
             error = f"({latest.last_result}) {describe_result(latest.last_result).name}"

@@ -69,8 +69,12 @@ def _scan_and_evaluate(ctx: CheckContext[SpnSettings], inventory: Inventory, con
 def _forest_has_several_domains(conn: DcConnection, inventory: Inventory) -> bool:
     partitions = f"CN=Partitions,{inventory.configuration_dn}"
     domains = [
-        e for e in conn.search(partitions, f"(&(objectClass=crossRef)(systemFlags:1.2.840.113556.1.4.803:={_FLAG_CR_NTDS_DOMAIN}))",
-                               ("nCName",), scope="level")
+        e for e in conn.search(
+            partitions,
+            f"(&(objectClass=crossRef)(systemFlags:1.2.840.113556.1.4.803:={_FLAG_CR_NTDS_DOMAIN}))",
+            ("nCName",),
+            scope="level",
+        )
     ]
     return len(domains) > 1
 
@@ -93,5 +97,6 @@ def _read_mappings(conn: DcConnection, inventory: Inventory, domain: str) -> Spn
     try:
         return parse_spn_mappings(good)
     except DecodeError as exc:
-        log.warning("sPNMappings values contradict each other; aliases not expanded", extra={"domain": domain, "reason": str(exc)})
+        log.warning("sPNMappings values contradict each other; aliases not expanded",
+                    extra={"domain": domain, "reason": str(exc)})
         return SpnMappings()

@@ -13,11 +13,13 @@ def _setspn_account(name: str) -> str:
 def findings(result: SpnResult) -> list[Finding]:
     out: list[Finding] = []
     for dup in result.duplicate_list:
-        shown = ", ".join(dup.accounts) + (f" and {dup.holders - len(dup.accounts)} more" if dup.holders > len(dup.accounts) else "")
+        more = dup.holders - len(dup.accounts)
+        shown = ", ".join(dup.accounts) + (f" and {more} more" if more > 0 else "")
         removes = "; ".join(f"setspn -D {dup.spn} {_setspn_account(a)}" for a in dup.accounts[1:])
         out.append(Finding(
             NAME, "error", dup.spn,
-            f"held by {dup.holders} accounts: {shown} (the KDC cannot choose a key; clients get mutual-authentication failures)",
+            f"held by {dup.holders} accounts: {shown} "
+            "(the KDC cannot choose a key; clients get mutual-authentication failures)",
             fix=f"keep it on the account the service runs as and remove it from the others, e.g. {removes} "
                 f"(find all with: setspn -X -F; setspn -Q {dup.spn})",
         ))

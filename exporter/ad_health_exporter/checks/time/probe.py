@@ -177,7 +177,9 @@ def _probe_ntp(addresses: tuple[str, ...], timeout: float) -> NtpProbe:
     return ProbeFailure("NTP: " + ("; ".join(errors) or "no address to ask"))
 
 
-def _ntp_addresses(ctx: CheckContext[TimeSettings], inventory: Inventory, host: str, ldap: LdapProbe | None) -> tuple[str, ...]:
+def _ntp_addresses(
+    ctx: CheckContext[TimeSettings], inventory: Inventory, host: str, ldap: LdapProbe | None
+) -> tuple[str, ...]:
     """The address LDAP just answered on first, then the inventory's, then every DNS address."""
     known: list[str] = []
     if isinstance(ldap, LdapTimeReading):
@@ -240,7 +242,8 @@ def run(ctx: CheckContext[TimeSettings]) -> TimeResult:
 def _log(domain: str, dc: DcClock) -> None:
     for source, probe in (("ntp", dc.ntp), ("ldap", dc.ldap)):
         if isinstance(probe, ProbeFailure):
-            log.debug("time probe failed", extra={"domain": domain, "domain_controller": dc.host, "source": source, "reason": probe.reason})
+            log.debug("time probe failed",
+                      extra={"domain": domain, "domain_controller": dc.host, "source": source, "reason": probe.reason})
     if isinstance(dc.ntp, NtpReading) and not dc.ntp.synchronised:
         log.debug(
             "domain controller answers NTP as unsynchronised",
