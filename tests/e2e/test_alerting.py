@@ -87,10 +87,12 @@ def webhook():
 
 @pytest.fixture(scope="module")
 def watched_exporter(lab, tmp_path_factory):
-    """An exporter that also watches the lab's fault computers one by one."""
+    """An exporter that also watches the lab's fault computers one by one, and asks every KDC for the
+    duplicated SPN."""
     work = tmp_path_factory.mktemp("e2e-exporter")
     computers = [c.name for c in lab.info.faults.computers.values()]
-    config = exporter_config(lab.info, work / "config.yml", accounts={"watched_computers": computers})
+    config = exporter_config(lab.info, work / "config.yml", accounts={"watched_computers": computers},
+                             kerberos={"spns": [lab.info.faults.duplicate_spn.spn]})
     running = start_exporter(config, work / "exporter.log")
     yield running
     stop_exporter(running)
@@ -135,6 +137,10 @@ def test_standing_faults_page_with_the_right_labels(lab, stack, webhook) -> None
     stale = webhook.wait("ADDomainControllerDNSStaleAddress", "firing", slow, domain_controller=dc1)
     assert stale["labels"]["severity"] in ("warning", "critical")
     webhook.wait("ADDNSLocatorUnknownTarget", "firing", slow)
+    # The duplicated SPN, confirmed at the KDCs: both refuse it with KDC_ERR_S_PRINCIPAL_UNKNOWN.
+    refused = webhook.wait("ADKerberosServiceTicketRefused", "firing", slow, spn=faults.duplicate_spn.spn.lower())
+    assert "KDC_ERR_S_PRINCIPAL_UNKNOWN" in refused["annotations"]["description"]
+    assert all(f"{dc.fqdn} (error 7)" in refused["annotations"]["description"] for dc in info.dcs.values())
 
     # The healthy control computer never alerts, in Alertmanager or in Prometheus.
     healthy = computers["healthy"].name
@@ -181,11 +187,17 @@ def test_key_divergence_and_replication_switched_off_page_and_resolve(lab, stack
         description = key["annotations"]["description"]
         assert f"New key (version {new}) on {dc1}." in description
         assert f"Old key on {dc2} (version {old})" in description
+        # The same, as the KDCs hand it out: the HOST/ tickets of the watched computer.
+        spn = f"host/{healthy.dns_host_name}".lower()
+        tickets = webhook.wait("ADKerberosServiceTicketKeyDivergent", "firing", 90, spn=spn)
+        assert f"New key (version {new}) from {dc1}." in tickets["annotations"]["description"]
+        assert f"Old key from {dc2} (version {old})" in tickets["annotations"]["description"]
     finally:
         lab.enable_replication("dc2", "inbound")
         lab.replicate("dc2", "dc1")  # dc2's pulls failed while it refused them (8457): clean its links now
     webhook.wait("ADDomainControllerReplicationDisabled", "resolved", 90, domain_controller=dc2, direction="inbound")
     webhook.wait("ADAccountKeyDivergent", "resolved", 90, account=healthy.sam_account_name)
+    webhook.wait("ADKerberosServiceTicketKeyDivergent", "resolved", 90, spn=f"host/{healthy.dns_host_name}".lower())
 
 
 def test_kdc_not_advertised_pages_and_resolves(lab, stack, webhook) -> None:
@@ -196,9 +208,14 @@ def test_kdc_not_advertised_pages_and_resolves(lab, stack, webhook) -> None:
         assert alert["labels"]["severity"] == "critical"
         assert alert["annotations"]["runbook_url"].endswith("/locator.md#addomaincontrollernotadvertisingkdc")
         assert not webhook.matching("ADDomainControllerLdapPingFailing", "firing", domain_controller=dc2)
+        # The KDC itself does not answer, while LDAP does: the kerberos check's page.
+        silent = webhook.wait("ADKerberosKDCNotAnswering", "firing", 120, domain_controller=dc2)
+        assert silent["annotations"]["runbook_url"].endswith("/kerberos.md#adkerberoskdcnotanswering")
+        assert not webhook.matching("ADKerberosKDCNotAnswering", "firing", domain_controller=lab.info.dcs["dc1"].fqdn)
     finally:
         lab.start_kdc("dc2")
     webhook.wait("ADDomainControllerNotAdvertisingKDC", "resolved", 120, domain_controller=dc2, role="kdc")
+    webhook.wait("ADKerberosKDCNotAnswering", "resolved", 120, domain_controller=dc2)
 
 
 def _dashboard_queries():
