@@ -24,6 +24,14 @@ def _when(filetime: int | None) -> str:
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _span(seconds: float) -> str:
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+    return f"{seconds:g} seconds"
+
+
 def _copy(reading: KeyReading | None) -> str:
     if reading is None:
         return "does not have the account"
@@ -86,7 +94,7 @@ def _domain_wide_finding(domain: str, wide: DomainWide) -> Finding:
     return Finding(
         NAME, "warning", domain,
         f"{wide.divergent} enabled computer accounts have a password that differs between DCs, of {wide.changed} "
-        f"changed in the last {wide.look_back / 3600:g} h on {', '.join(wide.compared)} (e.g. {shown}). Changes "
+        f"changed in the last {_span(wide.look_back)} on {', '.join(wide.compared)} (e.g. {shown}). Changes "
         "still replicating count too: a count that outlasts a replication interval is the 1397 condition",
         fix=f"repadmin /showrepl {lagging}; repadmin /options {lagging}; repadmin /syncall {lagging} /Aed",
     )
@@ -111,5 +119,5 @@ def summary(result: KeysResult) -> list[str]:
     wide = result.domain_wide
     if wide is not None:
         lines.append(f"domain-wide: {wide.divergent} of {wide.changed} enabled computers whose password changed in "
-                     f"the last {wide.look_back / 3600:g} h differ between {', '.join(wide.compared)}")
+                     f"the last {_span(wide.look_back)} differ between {', '.join(wide.compared)}")
     return lines
