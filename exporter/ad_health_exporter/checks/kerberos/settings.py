@@ -16,7 +16,8 @@ class KerberosSettings:
     # SPNs asked for besides the automatic ones (spn.expected, HOST/ of accounts.watched_computers,
     # every DC's ldap/). Never "every SPN": a ticket for a user account's SPN can be cracked offline.
     spns: tuple[str, ...] = ()
-    # One DC's whole probe (AS exchange and every service ticket); each KDC request gets a third.
+    # The KDC's time for one DC's AS exchange and every service ticket, once its worker has started;
+    # each request gets a third of it where MIT krb5 honours request_timeout (1.21 and later).
     timeout: float = 10.0
 
 
