@@ -11,7 +11,9 @@
 #   docker buildx imagetools inspect python:3.11.14-slim-bookworm
 # and write python:3.11.14-slim-bookworm@sha256:<digest> below.
 
-# --- build: a virtualenv with the exporter and its dependencies (gssapi is compiled here) ---
+# --- build: a virtualenv with the exporter and its dependencies (gssapi and krb5 are compiled here) ---
+# The image carries the kerberos extra: the kerberos check (on by default) probes every DC's KDC through
+# MIT krb5's bindings, and a keytab bind needs gssapi.
 FROM python:3.11.14-slim-bookworm AS build
 
 # Versions of Debian packages are not pinned: the security archive replaces them, so a pin
@@ -28,6 +30,7 @@ RUN python -m venv /opt/ad-health-exporter \
     && /opt/ad-health-exporter/bin/pip install --no-cache-dir ".[kerberos]"
 
 # --- run: the virtualenv, the Kerberos runtime library, an unprivileged user ---
+# libgssapi-krb5-2 brings MIT's libkrb5-3, which krb5 (the KDC probe) links against.
 FROM python:3.11.14-slim-bookworm
 
 # hadolint ignore=DL3008

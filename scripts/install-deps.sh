@@ -37,11 +37,13 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Debian's python3 with --system-site-packages: the lab and the GSSAPI bind use Debian's
+# Debian's python3 with --system-site-packages: the lab and the GSSAPI bind and probe use Debian's
 # python3-samba and python3-gssapi, which have no wheels on PyPI.
 if [[ ! -x "$VENV/bin/python" ]]; then
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[test]"
+# The kerberos extra: the kerberos check's KDC probe (pykrb5, built here against libkrb5-dev) and the
+# Kerberos bind, so no Kerberos test is skipped for a missing binding.
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[test,kerberos]"
 echo "install-deps: ready ($("$VENV/bin/python" --version), venv $VENV)"
