@@ -36,7 +36,7 @@ from .model import (
     kdc_error,
 )
 from .settings import KerberosSettings
-from .worker import GSSAPI_MISSING, KRB5_MISSING
+from .worker import GSSAPI_MISSING, KRB5_MISSING, NO_ANSWER
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,12 @@ def interpret(host: str, address: str | None, spns: Sequence[str], output: Worke
     code = as_line.get("code")
     if code != 0:
         refused = kdc_error(code if isinstance(code, int) else None)
+        message = str(as_line.get("message") or "no answer")
+        if refused is None and code in NO_ANSWER:
+            return KdcProbe(host, address, False, reason=message)
         if refused is None:
-            return KdcProbe(host, address, False, reason=str(as_line.get("message") or "no answer"))
+            # A keytab that cannot be read, say: the KDC may be fine, this probe could not ask it.
+            return KdcProbe(host, address, None, reason=f"the Kerberos library failed: {message}")
         return KdcProbe(host, address, True, seconds, refused,
                         f"the KDC refused a TGT: {describe_error(refused)}")
     by_spn = {line.get("spn"): line for line in output.lines if line.get("kind") == "ticket"}

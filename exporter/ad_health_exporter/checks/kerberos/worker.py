@@ -46,7 +46,9 @@ ENCTYPES = "aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96"
 _AES = (18, 17)
 # A short TGT: it lives for one probe only, in this process's memory.
 _TGT_LIFETIME = 600
-_KDC_PROTOCOL = range(-1765328384, -1765328384 + 128)
+# MIT's codes for "no KDC answer": KRB5_KDC_UNREACH, KRB5_REALM_CANT_RESOLVE, and the errnos of a
+# refused, unreachable or silent peer. Any other code that is not the KDC's own is the library's.
+NO_ANSWER = frozenset({-1765328228, -1765328164, 101, 110, 111, 113})
 
 
 def profile(realm: str, kdcs: list[str], request_timeout: int) -> str:
@@ -162,7 +164,7 @@ def probe(request: dict[str, Any]) -> None:
             line = _service_ticket(gssapi, krb5, ctx, cache, creds, spn, realm)
             _emit(line)
             code = line.get("code")
-            if code is not None and code != 0 and code not in _KDC_PROTOCOL:
+            if code in NO_ANSWER:
                 stopped = f"not asked: the KDC stopped answering ({line.get('message')})"
     finally:
         krb5.cc_destroy(ctx, cache)
