@@ -15,13 +15,17 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 import monitoring_stack
-from conftest import ROOT, TEST_INTERVALS, exporter_config, start_exporter, stop_exporter
-from labdns import dynamic_dc_record
+from support import ROOT
+from support.exporter import start_exporter, stop_exporter
+from support.lab import TEST_INTERVALS, exporter_config
+from support.labdns import dynamic_dc_record
+from support.wait import wait_until
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")),
@@ -40,7 +44,7 @@ class Webhook:
         received = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with received._lock:
                     received.alerts.extend(body.get("alerts", []))
@@ -107,16 +111,6 @@ def stack(watched_exporter, webhook, tmp_path_factory):
     )
     yield s
     s.stop()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_standing_faults_page_with_the_right_labels(lab, stack, webhook) -> None:
@@ -218,8 +212,9 @@ def test_kdc_not_advertised_pages_and_resolves(lab, stack, webhook) -> None:
     webhook.wait("ADKerberosKDCNotAnswering", "resolved", 120, domain_controller=dc2)
 
 
-def _dashboard_queries():
+def _dashboard_queries() -> ModuleType:
     spec = importlib.util.spec_from_file_location("ad_health_dashboard_queries", ROOT / "grafana" / "queries.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)

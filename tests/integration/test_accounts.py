@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from typing import TypedDict
 
 import pytest
+
 from adlab import ldif
+from support.exporter import run_cli, start_exporter, stop_exporter
+from support.lab import TEST_INTERVAL_SECONDS, exporter_config
 
-from conftest import TEST_INTERVALS, exporter_config, run_cli, start_exporter, stop_exporter
-
-ACCOUNTS_INTERVAL = float(TEST_INTERVALS["accounts"].rstrip("s"))
+ACCOUNTS_INTERVAL = TEST_INTERVAL_SECONDS["accounts"]
 SETTLE = ACCOUNTS_INTERVAL * 2 + 20
 EPOCH_DELTA = 11_644_473_600
 DAY = 86400
@@ -24,12 +26,18 @@ def filetime_to_unix(value: int) -> float:
     return value / 10_000_000 - EPOCH_DELTA
 
 
-def computers_truth(lab) -> list[dict[str, object]]:
+class ComputerTruth(TypedDict):
+    sam: str | None
+    enabled: bool
+    pwd: float | None  # pwdLastSet as Unix time; None when never set
+
+
+def computers_truth(lab) -> list[ComputerTruth]:
     """Every computer account as dc1's own database holds it."""
-    out = lab.run("dc1", ["ldbsearch", "-H", str(lab.cfg.sam_ldb("dc1")), "-b", lab.info.domain_dn, "(objectCategory=computer)",
-                          "sAMAccountName", "userAccountControl", "pwdLastSet"])
+    out = lab.run("dc1", ["ldbsearch", "-H", str(lab.cfg.sam_ldb("dc1")), "-b", lab.info.domain_dn,
+                          "(objectCategory=computer)", "sAMAccountName", "userAccountControl", "pwdLastSet"])
     assert out.returncode == 0, out.stderr
-    rows = []
+    rows: list[ComputerTruth] = []
     for e in ldif.parse(out.stdout):
         pwd = int(ldif.first(e, "pwdLastSet") or 0)
         rows.append({
@@ -138,7 +146,9 @@ def test_krbtgt_timestamp_matches_samba(lab, exporter) -> None:
     out = lab.run("dc1", ["ldbsearch", "-H", str(lab.cfg.sam_ldb("dc1")), "-s", "base", "-b",
                           f"CN=krbtgt,CN=Users,{info.domain_dn}", "pwdLastSet"])
     assert out.returncode == 0, out.stderr
-    truth = filetime_to_unix(int(ldif.first(ldif.parse(out.stdout)[0], "pwdLastSet")))
+    pwd_last_set = ldif.first(ldif.parse(out.stdout)[0], "pwdLastSet")
+    assert pwd_last_set is not None, out.stdout
+    truth = filetime_to_unix(int(pwd_last_set))
     value = exporter.wait_for(lambda s: exporter.value("ad_krbtgt_password_last_set_timestamp_seconds",
                                                        domain=info.domain), SETTLE, "the krbtgt timestamp")
     assert abs(value - truth) < 60

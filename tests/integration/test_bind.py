@@ -13,19 +13,21 @@ import shutil
 import signal
 import ssl
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import ldap3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ad_health_exporter import config as config_mod
 from ad_health_exporter.catalogue import CHECKS
 from ad_health_exporter.ldap import BindRefused, Directory
-from conftest import RunningExporter, exporter_config, run_cli, start_exporter, stop_exporter
+from support.exporter import RunningExporter, run_cli, start_exporter, stop_exporter
+from support.lab import exporter_config
 
 WAIT = 60  # seconds: a few inventory runs at the test intervals
 
@@ -70,7 +72,10 @@ def temp_user(lab, lockout_threshold: int | None = None) -> Iterator[tuple[str, 
         yield name, password
     finally:
         if lockout_threshold is not None:
-            lab.run("dc1", ["samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-H", str(lab.cfg.sam_ldb("dc1"))])
+            lab.run(
+                "dc1",
+                ["samba-tool", "domain", "passwordsettings", "pso", "delete", pso, "-H", str(lab.cfg.sam_ldb("dc1"))],
+            )
         lab.run("dc1", ["samba-tool", "user", "delete", name, "-H", str(lab.cfg.sam_ldb("dc1"))])
         lab.replicate("dc2", "dc1")
 
@@ -98,7 +103,7 @@ def wait_inventory(exp: RunningExporter, value: float) -> None:
 
 
 def failure_lines(exp: RunningExporter) -> str:
-    return "\n".join(l for l in exp.log().splitlines() if "check failed" in l or "backing off" in l)
+    return "\n".join(line for line in exp.log().splitlines() if "check failed" in line or "backing off" in line)
 
 
 # --- TLS modes and certificates --------------------------------------------------------------
@@ -121,7 +126,9 @@ def test_certificate_not_trusted_is_named_per_dc(lab, tmp_path: Path) -> None:
         body = urlopen_text(exp.url + "/")
         lines = failure_lines(exp)
     dc1 = lab.info.dcs["dc1"].fqdn
-    assert re.search(rf"{re.escape(dc1)}: .*TLS certificate does not verify: (self.signed|unable to get local issuer)", lines), lines
+    assert re.search(
+        rf"{re.escape(dc1)}: .*TLS certificate does not verify: (self.signed|unable to get local issuer)", lines
+    ), lines
     assert "TLS certificate does not verify" in body  # the status page says it too
     assert exp.process.returncode == 0  # stopped by us, never crashed
 
@@ -144,19 +151,31 @@ def test_plain_ldap_only_with_opt_in(lab, tmp_path: Path) -> None:
     assert "requires an encrypted connection for this bind (use tls.mode ldaps or starttls)" in lines, lines
 
 
+def smb_conf_path(conf: str, option: str) -> Path:
+    found = re.search(rf"^\s*{option}\s*=\s*(\S+)", conf, re.M)
+    assert found is not None, f"no {option} in the DC's smb.conf"
+    return Path(found.group(1))
+
+
+def rsa_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """A key of the lab's PKI (openssl req -newkey rsa:2048)."""
+    key = serialization.load_pem_private_key(pem, None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
 @contextmanager
 def dc_certificate(lab, dc: str, *, expired: bool) -> Iterator[None]:
     """Give the DC a certificate from the lab CA that expired yesterday; restore the real one after."""
     conf = Path(lab.info.dcs[dc].smb_conf).read_text()
-    cert_path = Path(re.search(r"^\s*tls certfile\s*=\s*(\S+)", conf, re.M).group(1))
-    key_path = Path(re.search(r"^\s*tls keyfile\s*=\s*(\S+)", conf, re.M).group(1))
+    cert_path, key_path = smb_conf_path(conf, "tls certfile"), smb_conf_path(conf, "tls keyfile")
     ca_pem = Path(lab.info.ca_file)
-    ca_key = serialization.load_pem_private_key((ca_pem.parent / "ca.key").read_bytes(), None)
+    ca_key = rsa_key((ca_pem.parent / "ca.key").read_bytes())
     ca_cert = x509.load_pem_x509_certificate(ca_pem.read_bytes())
     real = cert_path.read_bytes()
     current = x509.load_pem_x509_certificate(real)
-    key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-    now = dt.datetime.now(dt.timezone.utc)
+    key = rsa_key(key_path.read_bytes())
+    now = dt.datetime.now(dt.UTC)
     builder = (x509.CertificateBuilder().subject_name(current.subject).issuer_name(ca_cert.subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - dt.timedelta(days=10)).not_valid_after(now - dt.timedelta(days=1)))
@@ -203,7 +222,7 @@ def test_expired_dc_certificate_is_named(lab, tmp_path: Path) -> None:
             assert exp.value("ad_domain_controller_up", domain_controller=lab.info.dcs["dc1"].fqdn) == 1.0
             assert exp.value("ad_check_success", check="inventory") == 1.0
             log = exp.log()
-    lines = [l for l in log.splitlines() if dc2 in l and "certificate" in l]
+    lines = [line for line in log.splitlines() if dc2 in line and "certificate" in line]
     assert lines and "TLS certificate does not verify: certificate has expired" in lines[0], log[-2000:]
 
 
@@ -216,7 +235,7 @@ def test_unreachable_dc_is_reported_and_skipped(lab, tmp_path: Path) -> None:
         wait_inventory(exp, 1.0)  # the next seed serves the topology
         time.sleep(6)  # another inventory run: the dead seed is skipped, not retried at once
         lines = failure_lines(exp)
-    warn = [l for l in lines.splitlines() if f"domain_controller={old}" in l and "level=warn" in l]
+    warn = [line for line in lines.splitlines() if f"domain_controller={old}" in line and "level=warn" in line]
     assert len(warn) == 1, lines  # logged once, not on every run
     assert re.search(r"reason=\"?[^\n]*connection refused", warn[0]) and "retry_in_seconds=5" in warn[0], warn[0]
 
@@ -241,7 +260,9 @@ def test_wrong_password_is_not_retried_in_a_loop(lab, tmp_path: Path) -> None:
     assert attempts == 1, f"{attempts} refused binds: the exporter retried a refused credential\n{lines}"
     dc1 = lab.info.dcs["dc1"].fqdn
     assert f"{dc1}: bind as {user}@{lab.info.domain} failed: wrong password (or unknown user) (AD error 0x52e)" in lines
-    assert re.search(rf"not binding as {user}@\S+: {re.escape(dc1)} refused it: wrong password .*next attempt in \d+s", lines), lines
+    assert re.search(
+        rf"not binding as {user}@\S+: {re.escape(dc1)} refused it: wrong password .*next attempt in \d+s", lines
+    ), lines
     assert password not in log and "not-" + password not in log
 
 
@@ -344,5 +365,5 @@ def test_gssapi_bind_from_keytab(lab, tmp_path: Path, monkeypatch, mode: str) ->
             exp.wait_for(lambda s: f"domain_controller={dc2}" in failure_lines(exp), WAIT, "a check binding to dc2")
     assert list(ccache_dir.iterdir()) == []  # no ticket was written to disk
     lines = failure_lines(exp).splitlines()
-    assert not [l for l in lines if f"domain_controller={dc1.fqdn}" in l and "bind as" in l], lines
-    assert any(f"domain_controller={dc2}" in l and "allow_sasl_over_tls" in l for l in lines), lines
+    assert not [line for line in lines if f"domain_controller={dc1.fqdn}" in line and "bind as" in line], lines
+    assert any(f"domain_controller={dc2}" in line and "allow_sasl_over_tls" in line for line in lines), lines

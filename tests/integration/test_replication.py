@@ -6,9 +6,11 @@ import re
 import time
 from pathlib import Path
 
-from conftest import TEST_INTERVALS, run_cli
+from support.exporter import run_cli
+from support.lab import TEST_INTERVAL_SECONDS, wait_replication_healthy
+from support.lab import replication_links as links
 
-EXPORTER_INTERVAL = float(TEST_INTERVALS["replication"].rstrip("s"))
+EXPORTER_INTERVAL = TEST_INTERVAL_SECONDS["replication"]
 
 
 def samba_repl_interval(lab) -> float:
@@ -18,52 +20,9 @@ def samba_repl_interval(lab) -> float:
     return float(m.group(1)) if m else 300.0
 
 
-def links(scrape, host: str) -> dict[tuple[str, str], dict[str, float]]:
-    """(naming_context, source) -> {metric suffix: value} for the DC's inbound links."""
-    out: dict[tuple[str, str], dict[str, float]] = {}
-    for name, key in (
-        ("ad_replication_consecutive_failures", "failures"),
-        ("ad_replication_last_result", "result"),
-        ("ad_replication_last_success_timestamp_seconds", "success"),
-        ("ad_replication_last_attempt_timestamp_seconds", "attempt"),
-    ):
-        for labels, value in scrape.get(name, []):
-            if labels["domain_controller"] == host:
-                out.setdefault((labels["naming_context"], labels["source"]), {})[key] = value
-    return out
-
-
-def all_healthy(scrape, lab) -> bool:
-    info = lab.info
-    for dc in info.dcs.values():
-        found = links(scrape, dc.fqdn)
-        if {nc for nc, _ in found} != set(info.naming_contexts):
-            return False
-        if any(v.get("failures") != 0 or v.get("result") != 0 for v in found.values()):
-            return False
-    return True
-
-
-def wait_healthy(lab, exporter, timeout: float) -> None:
-    """Wait for every link to succeed; a partner's first syncs after a restart may fail, so pull again meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all_healthy(exporter.scrape(), lab):
-            return
-        time.sleep(EXPORTER_INTERVAL)
-    for dst in lab.info.dcs:
-        for src in lab.info.dcs:
-            if src != dst:
-                try:
-                    lab.replicate(dst, src)
-                except Exception:  # noqa: BLE001 - retried by the wait below
-                    pass
-    exporter.wait_for(lambda s: all_healthy(s, lab), 60, "replication healthy on both DCs")
-
-
 def test_healthy_links_of_both_dcs(lab, exporter) -> None:
     info = lab.info
-    wait_healthy(lab, exporter, 120)
+    wait_replication_healthy(lab, exporter, 120)
     scrape = exporter.scrape()
     for name, dc in info.dcs.items():
         partner = next(d.fqdn for n, d in info.dcs.items() if n != name)
@@ -78,7 +37,7 @@ def test_healthy_links_of_both_dcs(lab, exporter) -> None:
 def test_stopped_dc_shows_failing_links_on_its_partner_and_recovers(lab, exporter) -> None:
     info = lab.info
     dc1, dc2 = info.dcs["dc1"].fqdn, info.dcs["dc2"].fqdn
-    wait_healthy(lab, exporter, 120)
+    wait_replication_healthy(lab, exporter, 120)
     interval = samba_repl_interval(lab)
 
     def failing(scrape):
@@ -93,13 +52,20 @@ def test_stopped_dc_shows_failing_links_on_its_partner_and_recovers(lab, exporte
     lab.stop_dc("dc2")
     try:
         stopped = time.monotonic()
-        seen = exporter.wait_for(failing, 2 * interval + EXPORTER_INTERVAL + 10, "dc1's links from dc2 failing", interval=0.5)
-        print(f"every NC from dc2 failing on dc1 after {time.monotonic() - stopped:.1f}s "
-              f"(dreplsrv interval {interval:g}s): {sorted((nc, v['failures'], v['result']) for nc, v in seen.items())}")
+        seen = exporter.wait_for(
+            failing, 2 * interval + EXPORTER_INTERVAL + 10, "dc1's links from dc2 failing", interval=0.5
+        )
+        print(
+            f"every NC from dc2 failing on dc1 after {time.monotonic() - stopped:.1f}s "
+            f"(dreplsrv interval {interval:g}s): {sorted((nc, v['failures'], v['result']) for nc, v in seen.items())}"
+        )
         # The stopped DC fails only its own part.
         exporter.wait_for(
-            lambda s: exporter.value("ad_domain_controller_check_success", domain_controller=dc2, check="replication") == 0,
-            EXPORTER_INTERVAL + 15, "dc2's replication part failing",
+            lambda s: (
+                exporter.value("ad_domain_controller_check_success", domain_controller=dc2, check="replication") == 0
+            ),
+            EXPORTER_INTERVAL + 15,
+            "dc2's replication part failing",
         )
         assert exporter.value("ad_domain_controller_check_success", domain_controller=dc1, check="replication") == 1
         assert exporter.value("ad_check_success", check="replication") == 1
@@ -109,38 +75,45 @@ def test_stopped_dc_shows_failing_links_on_its_partner_and_recovers(lab, exporte
     finally:
         lab.start_dc("dc2")
     started = time.monotonic()
-    wait_healthy(lab, exporter, 4 * interval + 30)
+    wait_replication_healthy(lab, exporter, 4 * interval + 30)
     print(f"healthy again {time.monotonic() - started:.1f}s after the restart")
 
 
 def test_skewed_dc_fails_its_inbound_replication(lab, exporter) -> None:
     info = lab.info
     dc1, dc2 = info.dcs["dc1"].fqdn, info.dcs["dc2"].fqdn
-    wait_healthy(lab, exporter, 120)
+    wait_replication_healthy(lab, exporter, 120)
     interval = samba_repl_interval(lab)
 
     def failing(scrape):
         from_dc1 = {nc: v for (nc, src), v in links(scrape, dc2).items() if src == dc1}
-        if set(from_dc1) == set(info.naming_contexts) and all(v["failures"] > 0 and v["result"] != 0 for v in from_dc1.values()):
+        if set(from_dc1) == set(info.naming_contexts) and all(
+            v["failures"] > 0 and v["result"] != 0 for v in from_dc1.values()
+        ):
             return from_dc1
         return None
 
     lab.skew_clock("dc2", "+7m")
     try:
         skewed = time.monotonic()
-        seen = exporter.wait_for(failing, 2 * interval + EXPORTER_INTERVAL + 30, "dc2's inbound links failing", interval=0.5)
-        print(f"dc2 inbound failing after {time.monotonic() - skewed:.1f}s: {sorted({v['result'] for v in seen.values()})}")
+        seen = exporter.wait_for(
+            failing, 2 * interval + EXPORTER_INTERVAL + 30, "dc2's inbound links failing", interval=0.5
+        )
+        results = sorted({v["result"] for v in seen.values()})
+        print(f"dc2 inbound failing after {time.monotonic() - skewed:.1f}s: {results}")
     finally:
         lab.unskew_clock("dc2")
-    wait_healthy(lab, exporter, 4 * interval + 30)
+    wait_replication_healthy(lab, exporter, 4 * interval + 30)
 
 
 def test_check_report_is_a_replsummary(lab, exporter) -> None:
-    wait_healthy(lab, exporter, 120)
+    wait_replication_healthy(lab, exporter, 120)
     proc = run_cli("check", "--config.file", str(exporter.config_path))
     out = proc.stdout
     assert re.search(r"replication \.+ passed", out), out
-    assert re.search(r"Source DC\s+largest delta\s+fails/total", out) and re.search(r"Destination DC\s+largest delta", out)
+    assert re.search(r"Source DC\s+largest delta\s+fails/total", out) and re.search(
+        r"Destination DC\s+largest delta", out
+    )
     for dc in lab.info.dcs.values():
         rows = re.findall(rf"^\s+{re.escape(dc.fqdn)}\s+(\d\dh:\d\dm:\d\ds)\s+0 / (\d+)\s+0$", out, re.M)
         assert len(rows) == 2, out  # once as a source, once as a destination

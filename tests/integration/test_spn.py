@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import TypedDict
 
 import pytest
+
 from adlab import ldif
+from support.exporter import run_cli, start_exporter, stop_exporter
+from support.lab import TEST_INTERVAL_SECONDS, exporter_config
 
-from conftest import TEST_INTERVALS, exporter_config, run_cli, start_exporter, stop_exporter
-
-SPN_INTERVAL = float(TEST_INTERVALS["spn"].rstrip("s"))
+SPN_INTERVAL = TEST_INTERVAL_SECONDS["spn"]
 # One interval, one scan, and a scrape's slack.
 SETTLE = SPN_INTERVAL * 2 + 20
 UF_ACCOUNTDISABLE = 0x2
@@ -31,7 +33,13 @@ def ldbmodify(lab, dc: str, text: str) -> None:
     assert out.returncode == 0, f"ldbmodify on {dc} failed: {out.stdout}{out.stderr}"
 
 
-def spn_truth(lab) -> dict[str, object]:
+class SpnTruth(TypedDict):
+    values: int
+    duplicates: dict[str, set[str]]  # SPN (lower case) -> the accounts holding it or an alias of it
+    host_missing: list[str]
+
+
+def spn_truth(lab) -> SpnTruth:
     """SPN facts computed from dc1's own database with a deliberately naive method."""
     info = lab.info
     entries = ldbsearch(lab, "dc1", info.domain_dn, "(|(servicePrincipalName=*)(objectCategory=computer))",
@@ -44,9 +52,10 @@ def spn_truth(lab) -> dict[str, object]:
         aliases.update({a.strip().lower(): canonical.strip().lower() for a in names.split(",") if a.strip()})
     held: dict[str, set[str]] = {}
     values = 0
-    host_missing = []
+    host_missing: list[str] = []
     for e in entries:
         sam = ldif.first(e, "sAMAccountName")
+        assert sam is not None, e
         spns = [str(v) for v in e.get("serviceprincipalname", [])]
         values += len(spns)
         for v in spns:
@@ -57,7 +66,7 @@ def spn_truth(lab) -> dict[str, object]:
         if category.startswith("cn=computer,") and dns and not uac & UF_ACCOUNTDISABLE:
             if f"host/{dns}".lower() not in {v.lower() for v in spns}:
                 host_missing.append(sam)
-    duplicates = {}
+    duplicates: dict[str, set[str]] = {}
     for key, accounts in held.items():
         cls, _, rest = key.partition("/")
         everyone = set(accounts) | (held.get(f"{aliases[cls]}/{rest}", set()) if cls in aliases else set())
@@ -143,6 +152,7 @@ def test_case_variant_and_alias_duplicates_made_across_a_partition(lab, exporter
     before = exporter.wait_for(lambda s: only(s, "ad_spn_duplicates", domain=info.domain) is not None and s,
                                SETTLE, "a first spn scan")
     baseline = only(before, "ad_spn_duplicates", domain=info.domain)
+    assert baseline is not None
     dns: list[str] = []
     try:
         dns = [add_user(lab, n) for n in names]
@@ -202,7 +212,9 @@ def expecting_exporter(lab, tmp_path_factory):
         {"spn": f"cifs/{healthy.dns_host_name}", "account": healthy.name},  # served through HOST/, no $ given
     ]
     work = tmp_path_factory.mktemp("spn-exporter")
-    running = start_exporter(exporter_config(info, work / "config.yml", spn={"expected": expected}), work / "exporter.log")
+    running = start_exporter(
+        exporter_config(info, work / "config.yml", spn={"expected": expected}), work / "exporter.log"
+    )
     try:
         yield running, expected
     finally:
@@ -252,7 +264,9 @@ def test_domain_controller_spns_are_expected_automatically(lab, exporter) -> Non
             wanted.append(f"gc/{dc.fqdn}/{info.domain}")
         for spn in wanted:
             key = (spn, dc.sam_account_name)
-            assert on.get(key) == 1 and holders.get(key) == 1, f"{key}: on_account {on.get(key)}, holders {holders.get(key)}"
+            assert on.get(key) == 1 and holders.get(key) == 1, (
+                f"{key}: on_account {on.get(key)}, holders {holders.get(key)}"
+            )
 
 
 def test_malformed_values_are_counted_logged_and_reported(lab, exporter) -> None:
@@ -264,6 +278,7 @@ def test_malformed_values_are_counted_logged_and_reported(lab, exporter) -> None
     scrape = exporter.wait_for(lambda s: only(s, "ad_spn_malformed_values", domain=info.domain) is not None and s,
                                SETTLE, "a first spn scan")
     baseline = only(scrape, "ad_spn_malformed_values", domain=info.domain)
+    assert baseline is not None
     dn = None
     try:
         dn = add_user(lab, name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import time
 
-from conftest import TEST_INTERVALS, run_cli
+from support.exporter import run_cli
+from support.lab import wait_replication_healthy
 
-TIME_INTERVAL = float(TEST_INTERVALS["time"].rstrip("s"))
 TOLERANCE = 2.0  # the LDAP source has whole seconds: ±(RTT/2 + 0.5 s)
 
 
@@ -45,7 +45,9 @@ def test_clocks_in_sync_on_both_sources(lab, exporter) -> None:
         stratum = exporter.value("ad_domain_controller_ntp_stratum", domain_controller=dc.fqdn)
         assert stratum is not None and 0 < stratum < 16
         for source in ("ntp", "ldap"):
-            rtt = exporter.value("ad_domain_controller_time_probe_rtt_seconds", domain_controller=dc.fqdn, source=source)
+            rtt = exporter.value(
+                "ad_domain_controller_time_probe_rtt_seconds", domain_controller=dc.fqdn, source=source
+            )
             assert rtt is not None and 0 <= rtt < 1
         assert exporter.value("ad_domain_controller_check_success", domain_controller=dc.fqdn, check="time") == 1
     assert len(offsets(scrape, lab.info.dcs["dc1"].fqdn)) == 2
@@ -69,27 +71,6 @@ def test_skewed_dc_is_seen_by_both_sources_and_recovers(lab, exporter) -> None:
     unskewed_at = time.monotonic()
     exporter.wait_for(lambda s: near(s, dc2, 0.0), 60, "dc2 back to ~0 s on both sources")
     print(f"dc2 back in time after {time.monotonic() - unskewed_at:.1f}s")
-    # Leave the lab as found: the restart's first syncs may fail, so wait for replication to heal.
-    _wait_replication_healthy(lab, exporter)
+    # Leave the lab as found: the restart's first syncs may fail, so pull until replication heals.
+    wait_replication_healthy(lab, exporter, 120, pull_after=0, settle=5)
 
-
-def _wait_replication_healthy(lab, exporter, timeout: float = 120) -> None:
-    hosts = {dc.fqdn for dc in lab.info.dcs.values()}
-
-    def healthy(scrape):
-        links = [(l, v) for l, v in scrape.get("ad_replication_consecutive_failures", []) if l["domain_controller"] in hosts]
-        return len({l["domain_controller"] for l, _ in links}) == len(hosts) and all(v == 0 for _, v in links)
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if healthy(exporter.scrape()):
-            return
-        for dst in lab.info.dcs:
-            for src in lab.info.dcs:
-                if src != dst:
-                    try:
-                        lab.replicate(dst, src)
-                    except Exception:  # noqa: BLE001 - a pull right after a restart may fail; retry
-                        pass
-        time.sleep(TIME_INTERVAL)
-    exporter.wait_for(healthy, 5, "replication healthy again")

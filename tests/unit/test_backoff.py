@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from ad_health_exporter.ldap import authfail
+from ad_health_exporter.ldap import BindRefused, Connection, Directory, LdapError, authfail
 from ad_health_exporter.ldap.backoff import Backoff, Policy
-from ad_health_exporter.config import BindConfig, DomainConfig, Secret
-from ad_health_exporter.ldap import BindRefused, Directory, LdapError
 from ad_health_exporter.ldap.directory import CREDENTIAL_BACKOFF, DC_BACKOFF, _ConnectFailed
+from support.builders import domain_config
+from support.resolver import DnsAnswers, StaticResolver
 
 PASSWORD = "hunter2-not-in-logs"
 
@@ -48,7 +48,10 @@ def test_backoff_blocks_until_the_delay_passes_and_resets_on_success() -> None:
     assert b.succeeded("dc1") is False
 
 
-class FakeConn:
+class FakeConn(Connection):
+    """What the scripted network step opens: a Connection that can only be closed, which is all
+    the Directory does with one (so Connection.__init__, which wants a socket, is not called)."""
+
     def __init__(self, directory: Directory, host: str) -> None:
         self.host = host
         self.closed = False
@@ -59,30 +62,29 @@ class FakeConn:
         self._directory._forget(self)
 
 
-class FakeResolver:
-    def addresses(self, host: str):
-        return ("10.0.0.1",)
-
-
 class ScriptedDirectory(Directory):
     """A Directory whose network step follows a script: 'ok', 'down', 'wrongpw', 'strong'."""
 
     def __init__(self, clock: Clock) -> None:
-        domain = DomainConfig(name="lab.example", bind=BindConfig("monitor@lab.example", Secret(PASSWORD), "file pw"))
-        super().__init__(domain, resolver=FakeResolver(), clock=clock)
+        domain = domain_config(password=PASSWORD, password_source="file pw")
+        both = {h: ("10.0.0.1",) for h in ("dc1.lab.example", "dc2.lab.example")}
+        super().__init__(domain, resolver=StaticResolver(DnsAnswers(addresses=both)), clock=clock)
         self.script: dict[str, str] = {}
         self.attempts: list[tuple[str, bool]] = []
 
-    def _open(self, host, address, port, bind, timeout=None):
+    def _open(self, host: str, address: str, port: int, bind: bool, timeout: float | None = None) -> Connection:
         self.attempts.append((host, bind))
         what = self.script.get(host, "ok")
         if what == "down":
             raise _ConnectFailed("connection refused")
         if bind and what == "wrongpw":
             failure = authfail.simple_bind_failure(
-                "invalidCredentials", "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1"
+                "invalidCredentials",
+                "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1",
             )
-            raise BindRefused(host, f"bind as monitor@lab.example failed: {failure.reason}", failure.account_problem, failure.reason)
+            raise BindRefused(
+                host, f"bind as monitor@lab.example failed: {failure.reason}", failure.account_problem, failure.reason
+            )
         if bind and what == "strong":
             failure = authfail.simple_bind_failure("strongerAuthRequired", "Transport encryption required.")
             raise BindRefused(host, f"bind failed: {failure.reason}", failure.account_problem)
@@ -99,7 +101,9 @@ def test_unreachable_dc_is_not_retried_before_its_delay(caplog) -> None:
         for _ in range(5):  # every other check in the next seconds
             with pytest.raises(LdapError) as info:
                 d.connect("dc2.lab.example")
-            assert "not contacted: 10.0.0.1:636: connection refused; next attempt in 5s (1 failure in a row)" in str(info.value)
+            assert "not contacted: 10.0.0.1:636: connection refused; next attempt in 5s (1 failure in a row)" in str(
+                info.value
+            )
     assert d.attempts == [("dc2.lab.example", True)]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].domain_controller == "dc2.lab.example"
@@ -116,7 +120,8 @@ def test_unreachable_dc_is_not_retried_before_its_delay(caplog) -> None:
         clock.now += 1000
         with pytest.raises(LdapError):
             d.connect("dc2.lab.example")
-    assert d.dc_backoff.blocked(("connect", "dc2.lab.example")).retry_in == pytest.approx(300)
+    blocked = d.dc_backoff.blocked(("connect", "dc2.lab.example"))
+    assert blocked is not None and blocked.retry_in == pytest.approx(300)
 
 
 def test_anonymous_probe_goes_through_and_clears_the_backoff() -> None:
@@ -188,6 +193,7 @@ def test_close_unbinds_open_connections_and_refuses_new_ones() -> None:
     a, b = d.connect("dc1.lab.example"), d.connect("dc2.lab.example")
     b.close()
     d.close()
+    assert isinstance(a, FakeConn) and isinstance(b, FakeConn)
     assert a.closed and b.closed
     with pytest.raises(LdapError, match="shutting down"):
         d.connect("dc1.lab.example")
@@ -196,13 +202,41 @@ def test_close_unbinds_open_connections_and_refuses_new_ones() -> None:
 @pytest.mark.parametrize(
     ("message", "reason", "account"),
     [
-        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563", "wrong password", True),
-        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 775, v4563", "locked out (AD error 0x775)", True),
-        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 533, v4563", "is disabled", True),
-        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 532, v4563", "password has expired", True),
-        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 701, v4563", "account has expired", True),
-        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 773, v4563", "must change its password", True),
-        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 9999, v4563", "credentials refused (AD error 0x9999)", True),
+        (
+            "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563",
+            "wrong password",
+            True,
+        ),
+        (
+            "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 775, v4563",
+            "locked out (AD error 0x775)",
+            True,
+        ),
+        (
+            "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 533, v4563",
+            "is disabled",
+            True,
+        ),
+        (
+            "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 532, v4563",
+            "password has expired",
+            True,
+        ),
+        (
+            "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 701, v4563",
+            "account has expired",
+            True,
+        ),
+        (
+            "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 773, v4563",
+            "must change its password",
+            True,
+        ),
+        (
+            "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 9999, v4563",
+            "credentials refused (AD error 0x9999)",
+            True,
+        ),
         ("", "credentials refused", True),
     ],
 )
@@ -221,18 +255,42 @@ def test_samba_refusing_unsigned_gssapi_is_explained() -> None:
 @pytest.mark.parametrize(
     ("text", "reason", "account"),
     [
-        ("Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638936): "
-         "Preauthentication failed", "keytab's key is refused", True),
-        ("Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638918): "
-         "Client 'nobody@LAB.EXAMPLE' not found in Kerberos database", "does not know the bind principal", True),
-        ("Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638919): "
-         "Server ldap/dc9.lab.example@LAB.EXAMPLE not found in Kerberos database", "no service principal ldap/dc9.lab.example", False),
-        ("Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638930): "
-         "Clients credentials have been revoked", "disabled or locked out", True),
-        ("Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529639068): "
-         "Cannot contact any KDC for realm 'LAB.EXAMPLE'", "cannot contact any KDC", False),
-        ("Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638949): "
-         "Clock skew too great", "clock", False),
+        (
+            "Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638936): "
+            "Preauthentication failed",
+            "keytab's key is refused",
+            True,
+        ),
+        (
+            "Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638918): "
+            "Client 'nobody@LAB.EXAMPLE' not found in Kerberos database",
+            "does not know the bind principal",
+            True,
+        ),
+        (
+            "Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638919): "
+            "Server ldap/dc9.lab.example@LAB.EXAMPLE not found in Kerberos database",
+            "no service principal ldap/dc9.lab.example",
+            False,
+        ),
+        (
+            "Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638930): "
+            "Clients credentials have been revoked",
+            "disabled or locked out",
+            True,
+        ),
+        (
+            "Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529639068): "
+            "Cannot contact any KDC for realm 'LAB.EXAMPLE'",
+            "cannot contact any KDC",
+            False,
+        ),
+        (
+            "Major (851968): Unspecified GSS failure.  Minor code may provide more information, Minor (2529638949): "
+            "Clock skew too great",
+            "clock",
+            False,
+        ),
     ],
 )
 def test_gssapi_reasons(text: str, reason: str, account: bool) -> None:

@@ -2,50 +2,36 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-
 import pytest
 
 from ad_health_exporter import metrics as m
 from ad_health_exporter.checks.accounts import report as accounts_report
 from ad_health_exporter.checks.accounts import scan as accounts
+from ad_health_exporter.checks.accounts import series as accounts_samples
 from ad_health_exporter.checks.accounts.settings import AccountsSettings
 from ad_health_exporter.checks.base import CheckContext, CheckError
-from ad_health_exporter.config import BindConfig, DomainConfig, Secret
 from ad_health_exporter.formats.filetime import FILETIME_NEVER, unix_to_filetime
-from ad_health_exporter.topology import DomainController, Inventory, Reachability
-from ad_health_exporter.ldap import Entry, LdapError
-from ad_health_exporter.checks.accounts import series as accounts_samples
+from ad_health_exporter.ldap import Entry
+from support.builders import DOMAIN, DOMAIN_DN, context, dc, inventory
+from support.directory import FakeDc, FakeDirectory
 
-DOMAIN = "lab.example"
-DOMAIN_DN = "DC=lab,DC=example"
-CONFIG_DN = f"CN=Configuration,{DOMAIN_DN}"
 NOW = 1_795_000_000.0  # fixed "now" for every age below
 DAY = 86400
+KRBTGT_DN = f"CN=krbtgt,CN=Users,{DOMAIN_DN}"
+# How the check finds krbtgt when it is not at its usual DN.
+KRBTGT_SEARCH = "(&(objectCategory=person)(sAMAccountName=krbtgt))"
+LOST = "search failed: connection lost"
 
-
-def dc(name: str) -> DomainController:
-    server = f"CN={name},CN=Servers,CN=Default-First-Site-Name,CN=Sites,{CONFIG_DN}"
-    return DomainController(
-        host=f"{name.lower()}.{DOMAIN}", name=name, site="Default-First-Site-Name", dsa_guid=uuid.uuid4(),
-        dsa_dn=f"CN=NTDS Settings,{server}", server_dn=server, computer_dn=f"CN={name},OU=Domain Controllers,{DOMAIN_DN}",
-        global_catalog=True, read_only=False, pdc=name == "DC1",
-    )
-
-
-INVENTORY = Inventory(
-    domain=DOMAIN, forest=DOMAIN, domain_dn=DOMAIN_DN, forest_dn=DOMAIN_DN, configuration_dn=CONFIG_DN,
-    schema_dn=f"CN=Schema,{CONFIG_DN}", domain_controllers=(dc("DC1"), dc("DC2")),
-    reachability={f"dc1.{DOMAIN}": Reachability(True), f"dc2.{DOMAIN}": Reachability(True)}, read_from=f"dc1.{DOMAIN}",
-)
+INVENTORY = inventory(dc(f"dc1.{DOMAIN}", pdc=True), dc(f"dc2.{DOMAIN}"))
 
 
 def ago(days: float) -> int:
     return unix_to_filetime(NOW - days * DAY)
 
 
-def computer(name: str, pwd: int | str | None, *, enabled: bool = True, dn: str | None = None, uac: int = 4096) -> Entry:
+def computer(
+    name: str, pwd: int | str | None, *, enabled: bool = True, dn: str | None = None, uac: int = 4096
+) -> Entry:
     attrs = {"samaccountname": [f"{name}$".encode()], "useraccountcontrol": [str(uac | (0 if enabled else 2)).encode()]}
     if pwd is not None:
         attrs["pwdlastset"] = [str(pwd).encode()]
@@ -142,56 +128,24 @@ def test_a_dc_is_found_by_its_computer_dn_even_if_renamed() -> None:
     assert "DC1" in seen and "DC2" not in seen
 
 
-def result_for(entries: list[Entry], watched=("FS01", "GONE", "PC-DISABLED"), thresholds=(45, 90, 180),
-               krbtgt_days: float | None = 30) -> accounts.AccountsResult:
-    directory = FakeDirectory(entries, krbtgt=None if krbtgt_days is None else ago(krbtgt_days))
-    ctx = context(directory, AccountsSettings(watched_computers=watched, password_age_days=thresholds))
+def result_for(entries: list[Entry], watched: tuple[str, ...] = ("FS01", "GONE", "PC-DISABLED"),
+               thresholds: tuple[int, ...] = (45, 90, 180), krbtgt_days: float | None = 30) -> accounts.AccountsResult:
+    directory = directory_of(entries, krbtgt=None if krbtgt_days is None else ago(krbtgt_days))
+    ctx = accounts_context(directory, AccountsSettings(watched_computers=watched, password_age_days=thresholds))
     return accounts.run(ctx)
 
 
 # --- run(), samples and findings --------------------------------------------------------------------
 
 
-@dataclass
-class FakeConnection:
-    host: str
-    directory: "FakeDirectory"
-
-    def __enter__(self) -> "FakeConnection":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def search(self, base, filter_, attributes, scope="subtree", page_size=None):
-        self.directory.calls.append((self.host, base, filter_, tuple(attributes)))
-        if self.host in self.directory.broken:
-            raise LdapError(self.host, "search failed: connection lost")
-        if "krbtgt" in filter_:
-            return iter([])
-        return iter(self.directory.entries)
-
-    def read(self, dn, attributes):
-        self.directory.calls.append((self.host, dn, "read", tuple(attributes)))
-        if dn == f"CN=krbtgt,CN=Users,{DOMAIN_DN}" and self.directory.krbtgt is not None:
-            return Entry(dn, {"pwdlastset": [str(self.directory.krbtgt).encode()]})
-        return None
+def directory_of(entries: list[Entry], krbtgt: int | None = None) -> FakeDirectory:
+    """Both DCs hold ``entries``, and krbtgt with that pwdLastSet if given (else no krbtgt at all)."""
+    objects = {} if krbtgt is None else {KRBTGT_DN: Entry(KRBTGT_DN, {"pwdlastset": [str(krbtgt).encode()]})}
+    return FakeDirectory({h: FakeDc(entries, {KRBTGT_SEARCH: []}, objects) for h in INVENTORY.hosts})
 
 
-@dataclass
-class FakeDirectory:
-    entries: list[Entry]
-    krbtgt: int | None = None
-    broken: set[str] = field(default_factory=set)
-    calls: list[tuple] = field(default_factory=list)
-
-    def connect(self, host: str, *, bind: bool = True, port: int | None = None, address: str | None = None):
-        return FakeConnection(host, self)
-
-
-def context(directory: FakeDirectory, cfg: AccountsSettings) -> CheckContext:
-    domain = DomainConfig(name=DOMAIN, bind=BindConfig("monitor@lab.example", Secret("x"), "test"), settings={"accounts": cfg})
-    return CheckContext(domain=domain, directory=directory, inventory=INVENTORY, settings=cfg, clock=lambda: NOW)  # type: ignore[arg-type]
+def accounts_context(directory: FakeDirectory, cfg: AccountsSettings) -> CheckContext[AccountsSettings]:
+    return context(cfg, directory, inventory=INVENTORY, clock=lambda: NOW)
 
 
 def standard_entries() -> list[Entry]:
@@ -202,20 +156,22 @@ def standard_entries() -> list[Entry]:
 
 
 def test_run_reads_only_the_needed_attributes_and_the_krbtgt() -> None:
-    directory = FakeDirectory(standard_entries(), krbtgt=ago(30))
-    result = accounts.run(context(directory, AccountsSettings()))
-    assert directory.calls[0] == (f"dc1.{DOMAIN}", DOMAIN_DN, "(objectCategory=computer)",
-                                  ("sAMAccountName", "userAccountControl", "pwdLastSet"))
+    directory = directory_of(standard_entries(), krbtgt=ago(30))
+    result = accounts.run(accounts_context(directory, AccountsSettings()))
+    first = directory.searches[0]
+    assert (first.host, first.base, first.filter_, first.attributes) == (
+        f"dc1.{DOMAIN}", DOMAIN_DN, "(objectCategory=computer)", ("sAMAccountName", "userAccountControl", "pwdLastSet"))
     assert result.krbtgt is not None and result.krbtgt.unix == pytest.approx(NOW - 30 * DAY)
     assert result.checked_at == NOW
 
 
 def test_run_fails_over_and_fails_when_no_dc_answers() -> None:
-    directory = FakeDirectory(standard_entries(), broken={f"dc1.{DOMAIN}"})
-    assert accounts.run(context(directory, AccountsSettings())).read_from == f"dc2.{DOMAIN}"
-    directory.broken.add(f"dc2.{DOMAIN}")
+    directory = directory_of(standard_entries())
+    directory.dcs[f"dc1.{DOMAIN}"].search_failure = LOST
+    assert accounts.run(accounts_context(directory, AccountsSettings())).read_from == f"dc2.{DOMAIN}"
+    directory.dcs[f"dc2.{DOMAIN}"].search_failure = LOST
     with pytest.raises(CheckError, match="cannot read computer accounts on any DC: dc1.lab.example: search failed"):
-        accounts.run(context(directory, AccountsSettings()))
+        accounts.run(accounts_context(directory, AccountsSettings()))
 
 
 def test_samples() -> None:
@@ -256,11 +212,11 @@ def test_findings_name_the_account_and_the_fix() -> None:
     result = result_for(standard_entries())
     by_subject = {f.subject: f for f in accounts_report.findings(result)}
     assert by_subject["GONE"].severity == "error" and "does not exist" in by_subject["GONE"].message
-    assert "Add-Computer -DomainName lab.example" in by_subject["GONE"].fix
-    assert by_subject["PC-DISABLED"].fix.startswith("Enable-ADAccount -Identity 'PC-DISABLED$'")
+    gone, disabled, fs01 = (by_subject[s].fix or "" for s in ("GONE", "PC-DISABLED", "FS01"))  # "": no fix
+    assert "Add-Computer -DomainName lab.example" in gone
+    assert disabled.startswith("Enable-ADAccount -Identity 'PC-DISABLED$'")
     assert "100 days ago" in by_subject["FS01"].message
-    assert by_subject["FS01"].fix.startswith(
-        f"on FS01: Reset-ComputerMachinePassword -Server dc1.{DOMAIN} -Credential (Get-Credential)")
+    assert fs01.startswith(f"on FS01: Reset-ComputerMachinePassword -Server dc1.{DOMAIN} -Credential (Get-Credential)")
     assert "200 days ago" in by_subject["PC-PWD200D"].message
     assert "PC-HEALTHY" not in by_subject and "DC1" not in by_subject
     assert DOMAIN not in by_subject  # every stale account is listed one by one: no "more" line

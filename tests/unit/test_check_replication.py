@@ -13,21 +13,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ad_health_exporter import metrics as m
+from ad_health_exporter.checks.base import CheckContext, CheckFailed
 from ad_health_exporter.checks.replication import read as repl
 from ad_health_exporter.checks.replication import report as repl_report
-from ad_health_exporter.checks.base import CheckContext, CheckFailed
-from ad_health_exporter.config import BindConfig, DomainConfig, Secret
-from ad_health_exporter.formats.repsfrom import decode_reps_from
-from ad_health_exporter.topology import DomainController, Inventory, Reachability
-from ad_health_exporter.ldap import Entry, LdapError, RootDSE
 from ad_health_exporter.checks.replication import series as repl_samples
+from ad_health_exporter.formats.repsfrom import decode_reps_from
+from ad_health_exporter.ldap import Entry, LdapError, RootDSE
+from ad_health_exporter.topology import Inventory
+from support.builders import context, dc, inventory
+from support.directory import FakeDc, FakeDirectory, root_dse
 
 DATA = Path(__file__).parent / "data"
 DC1_GUID = uuid.UUID("3417a2d1-8edb-4162-a366-36fe25a6c1db")  # from the lab the captures came from
 DC2_GUID = uuid.UUID("9b5f5264-bc11-4353-84f7-6e2d43d37083")
 DOMAIN_NC = "DC=lab,DC=example"
 CONFIG_NC = "CN=Configuration,DC=lab,DC=example"
-NCS = (DOMAIN_NC, CONFIG_NC, f"CN=Schema,{CONFIG_NC}", "DC=DomainDnsZones,DC=lab,DC=example", "DC=ForestDnsZones,DC=lab,DC=example")
+NCS = (
+    DOMAIN_NC,
+    CONFIG_NC,
+    f"CN=Schema,{CONFIG_NC}",
+    "DC=DomainDnsZones,DC=lab,DC=example",
+    "DC=ForestDnsZones,DC=lab,DC=example",
+)
 DSTIME_EPOCH = 11_644_473_600
 
 
@@ -66,6 +73,7 @@ def test_lab_capture_with_the_source_down_shows_failures() -> None:
         assert link.source_dsa_guid == DC2_GUID
         assert link.consecutive_failures >= 3
         assert link.last_result in (1225, 64)  # connection refused / netname deleted, as the lab shows
+        assert link.last_attempt is not None and link.last_success is not None
         assert link.last_attempt > link.last_success
 
 
@@ -78,7 +86,9 @@ def test_lab_capture_with_a_skewed_clock_shows_time_skew() -> None:
         assert repl.describe_result(link.last_result).name == "ERROR_TIME_SKEW"
 
 
-def build_reps_from_v2(*, failures: int, last_success: int, last_attempt: int, result: int, source: uuid.UUID, address: str) -> bytes:
+def build_reps_from_v2(
+    *, failures: int, last_success: int, last_attempt: int, result: int, source: uuid.UUID, address: str
+) -> bytes:
     """A Windows 2008+ (version 2) value laid out as MS-DRSR documents it, times in DSTIME seconds."""
     server = address.encode("utf-16-le") + b"\0\0"
     rpc_inst = struct.pack("<IIIII", 20 + 2 * len(server), 20, 0, 20 + len(server), 0) + server + server
@@ -87,7 +97,16 @@ def build_reps_from_v2(*, failures: int, last_success: int, last_attempt: int, r
         "<IIIIqqIIII", 2, 0, fixed + len(rpc_inst), failures, last_success, last_attempt, result,
         fixed, len(rpc_inst), 0x70,
     )
-    body = head + bytes(84) + bytes(4) + struct.pack("<qqq", 9, 0, 9) + source.bytes_le + uuid.uuid4().bytes_le + bytes(16) + bytes(8)
+    body = (
+        head
+        + bytes(84)
+        + bytes(4)
+        + struct.pack("<qqq", 9, 0, 9)
+        + source.bytes_le
+        + uuid.uuid4().bytes_le
+        + bytes(16)
+        + bytes(8)
+    )
     assert len(body) == fixed
     return body + rpc_inst
 
@@ -102,6 +121,7 @@ def test_windows_v2_value_goes_through_the_check_like_a_samba_one() -> None:
     (n,) = decoded.neighbors
     assert n.version == 2 and n.source_dsa_guid == DC2_GUID
     assert n.last_success == 13294762062 - DSTIME_EPOCH == 1650288462  # 2022-04-18T13:27:42Z
+    assert n.last_attempt is not None and n.last_success is not None
     assert n.last_attempt - n.last_success == 900 and n.last_result == 8524 and n.consecutive_failures == 2
     assert n.source_address == f"{DC2_GUID}._msdcs.lab.example"
 
@@ -114,7 +134,8 @@ def neighbor_xml(*, root: str = "DS_REPL_NEIGHBOR", nc: str = DOMAIN_NC, source:
                  result: str = "0", failures: str = "0") -> bytes:
     return (
         f"<{root}>\n\t<pszNamingContext>{nc}</pszNamingContext>\n"
-        f"\t<pszSourceDsaDN>CN=NTDS Settings,CN=DC2,CN=Servers,CN=Default-First-Site-Name,CN=Sites,{CONFIG_NC}</pszSourceDsaDN>\n"
+        "\t<pszSourceDsaDN>CN=NTDS Settings,CN=DC2,CN=Servers,CN=Default-First-Site-Name,CN=Sites,"
+        f"{CONFIG_NC}</pszSourceDsaDN>\n"
         f"\t<pszSourceDsaAddress>{source}._msdcs.lab.example</pszSourceDsaAddress>\n"
         "\t<pszAsyncIntersiteTransportDN></pszAsyncIntersiteTransportDN>\n"
         "\t<dwReplicaFlags>1879048304</dwReplicaFlags>\n\t<dwReserved>0</dwReserved>\n"
@@ -143,7 +164,9 @@ def test_neighbor_xml_is_preferred_over_reps_from() -> None:
 
 
 def test_neighbor_xml_never_succeeded() -> None:
-    (n,) = repl.decode_nc(DOMAIN_NC, [neighbor_xml(success="1601-01-01T00:00:00Z", failures="7", result="8524")], []).neighbors
+    (n,) = repl.decode_nc(
+        DOMAIN_NC, [neighbor_xml(success="1601-01-01T00:00:00Z", failures="7", result="8524")], []
+    ).neighbors
     assert n.last_success is None and n.consecutive_failures == 7
 
 
@@ -170,71 +193,26 @@ def test_decode_nc_never_raises_on_arbitrary_bytes(xml: list[bytes], reps: list[
 # --- reading each DC ----------------------------------------------------------------------------
 
 
-def dc(host: str, guid: uuid.UUID, ncs=NCS, pdc: bool = False) -> DomainController:
-    name = host.split(".")[0].upper()
-    server = f"CN={name},CN=Servers,CN=Default-First-Site-Name,CN=Sites,{CONFIG_NC}"
-    return DomainController(
-        host=host, name=name, site="Default-First-Site-Name", dsa_guid=guid, dsa_dn=f"CN=NTDS Settings,{server}",
-        server_dn=server, computer_dn=None, global_catalog=True, read_only=False, pdc=pdc, naming_contexts=ncs,
+DC1 = dc("dc1.lab.example", guid=DC1_GUID, naming_contexts=NCS)
+DC2 = dc("dc2.lab.example", guid=DC2_GUID, naming_contexts=NCS)
+Heads = dict[str, dict[str, list[bytes]]]  # NC -> attribute -> values of its head
+
+
+def replicating(heads: Heads, current_time: str = "20261123192500.0Z") -> FakeDc:
+    """A DC whose rootDSE lists the NCs of ``heads`` and whose NC heads hold those attributes."""
+    return FakeDc(
+        root=root_dse(currentTime=current_time, namingContexts=list(heads)),
+        objects={nc: Entry(nc, {k.lower(): v for k, v in attrs.items()}) for nc, attrs in heads.items()},
+        address="10.0.0.1",
     )
 
 
-def inventory(*dcs: DomainController, others: dict[uuid.UUID, str] | None = None) -> Inventory:
-    return Inventory(
-        domain="lab.example", forest="lab.example", domain_dn=DOMAIN_NC, forest_dn=DOMAIN_NC,
-        configuration_dn=CONFIG_NC, schema_dn=f"CN=Schema,{CONFIG_NC}", domain_controllers=tuple(dcs),
-        reachability={d.host: Reachability(True, address="10.0.0.1") for d in dcs},
-        forest_dcs={**{d.dsa_guid: d.host for d in dcs}, **(others or {})},
-    )
+def repl_context(inv: Inventory, directory: FakeDirectory, interval: float = 60.0) -> CheckContext[None]:
+    return context(None, directory, inventory=inv, interval=interval, clock=lambda: 1795462000.0)
 
 
-class FakeConnection:
-    def __init__(self, host: str, heads: dict[str, dict[str, list[bytes]]], current_time: str = "20261123192500.0Z",
-                 delay: float = 0.0) -> None:
-        self.host, self.address = host, "10.0.0.1"
-        self.heads, self.current_time, self.delay = heads, current_time, delay
-        self.searches: list[str] = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-    def root_dse(self, attributes=()):
-        time.sleep(self.delay)
-        return RootDSE.from_entry(Entry("", {"currenttime": [self.current_time.encode()],
-                                             "namingcontexts": [nc.encode() for nc in self.heads]}))
-
-    def read(self, dn, attributes, filter_="(objectClass=*)"):
-        if dn in self.heads:
-            return Entry(dn, {k.lower(): v for k, v in self.heads[dn].items()})
-        return None
-
-    def search(self, base, filter_, attributes, scope="subtree", page_size=None):
-        self.searches.append(filter_)
-        return iter(())
-
-
-class FakeDirectory:
-    def __init__(self, conns: dict[str, FakeConnection | Exception]) -> None:
-        self.conns = conns
-
-    def connect(self, host, **kwargs):
-        conn = self.conns[host]
-        if isinstance(conn, Exception):
-            raise conn
-        return conn
-
-
-def context(inv: Inventory, conns, interval: float = 60.0) -> CheckContext:
-    domain = DomainConfig(name="lab.example", bind=BindConfig("monitor@lab.example", Secret("x"), "test"))
-    return CheckContext(domain=domain, directory=FakeDirectory(conns), inventory=inv, settings=None, interval=interval, timeout=interval,
-                        clock=lambda: 1795462000.0)
-
-
-def heads_from(capture: str, host: str) -> dict[str, dict[str, list[bytes]]]:
-    heads: dict[str, dict[str, list[bytes]]] = {}
+def heads_from(capture: str, host: str) -> Heads:
+    heads: Heads = {}
     for h, nc, value in read_capture(capture):
         if h == host:
             heads.setdefault(nc, {"repsFrom": []})["repsFrom"].append(value)
@@ -242,12 +220,12 @@ def heads_from(capture: str, host: str) -> dict[str, dict[str, list[bytes]]]:
 
 
 def test_run_reads_every_nc_and_names_sources_through_the_inventory() -> None:
-    inv = inventory(dc("dc1.lab.example", DC1_GUID, pdc=True), dc("dc2.lab.example", DC2_GUID))
-    conns = {
-        "dc1.lab.example": FakeConnection("dc1.lab.example", heads_from("repsfrom_lab_source_down.tsv", "dc1.lab.example")),
-        "dc2.lab.example": FakeConnection("dc2.lab.example", heads_from("repsfrom_lab_healthy.tsv", "dc2.lab.example")),
-    }
-    result = repl.run(context(inv, conns))
+    inv = inventory(dc("dc1.lab.example", guid=DC1_GUID, pdc=True, naming_contexts=NCS), DC2)
+    directory = FakeDirectory({
+        "dc1.lab.example": replicating(heads_from("repsfrom_lab_source_down.tsv", "dc1.lab.example")),
+        "dc2.lab.example": replicating(heads_from("repsfrom_lab_healthy.tsv", "dc2.lab.example")),
+    })
+    result = repl.run(repl_context(inv, directory))
     by_host = {s.host: s for s in result.dcs}
     dc1 = by_host["dc1.lab.example"]
     assert dc1.readable and dc1.now == 1795461900.0
@@ -271,17 +249,25 @@ def test_unknown_partner_stays_a_guid_and_another_domains_dc_gets_its_name() -> 
     other = uuid.UUID("66666666-7777-8888-9999-000000000000")
     healthy = heads_from("repsfrom_lab_healthy.tsv", "dc1.lab.example")
     values = healthy[CONFIG_NC]["repsFrom"]
-    values.append(build_reps_from_v2(failures=9, last_success=0, last_attempt=13294762962, result=8524, source=gone, address="x"))
-    values.append(build_reps_from_v2(failures=0, last_success=13294762062, last_attempt=13294762062, result=0, source=other, address="y"))
+    values.append(
+        build_reps_from_v2(failures=9, last_success=0, last_attempt=13294762962, result=8524, source=gone, address="x")
+    )
+    values.append(
+        build_reps_from_v2(
+            failures=0, last_success=13294762062, last_attempt=13294762062, result=0, source=other, address="y"
+        )
+    )
     # The inventory knows every DC of the forest; `gone` is no DC any more.
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID), others={other: "dc9.child.lab.example"})
-    conn = FakeConnection("dc1.lab.example", healthy)
-    result = repl.run(context(inv, {"dc1.lab.example": conn, "dc2.lab.example": LdapError("dc2.lab.example", "connection refused")}))
+    inv = inventory(DC1, DC2, others={other: "dc9.child.lab.example"})
+    directory = FakeDirectory({"dc1.lab.example": replicating(healthy)},
+                              faults={"dc2.lab.example": LdapError("dc2.lab.example", "connection refused")})
+    result = repl.run(repl_context(inv, directory))
     links = {link.source: link for s in result.dcs for link in s.links if link.naming_context == CONFIG_NC}
     assert set(links) == {"dc2.lab.example", str(gone), "dc9.child.lab.example"}
     assert not links[str(gone)].source_is_dc and links[str(gone)].last_success is None
     assert links["dc9.child.lab.example"].source_is_dc
-    assert conn.searches == []  # named from the inventory, not looked up again
+    # named from the inventory, not looked up again
+    assert [s for s in directory.searches if s.host == "dc1.lab.example"] == []
     series = list(repl_samples.series("lab.example", result))
     never = [s for s in series if s.metric is m.REPL_LAST_SUCCESS and s.labels[3] == str(gone)]
     assert [s.value for s in never] == [0.0]  # 0 = never, as the catalogue says
@@ -290,12 +276,12 @@ def test_unknown_partner_stays_a_guid_and_another_domains_dc_gets_its_name() -> 
 
 
 def test_a_dc_that_cannot_be_reached_fails_only_its_own_part() -> None:
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID))
-    conns = {
-        "dc1.lab.example": FakeConnection("dc1.lab.example", heads_from("repsfrom_lab_source_down.tsv", "dc1.lab.example")),
-        "dc2.lab.example": LdapError("dc2.lab.example", "10.0.0.2:636: connection refused"),
-    }
-    result = repl.run(context(inv, conns))
+    inv = inventory(DC1, DC2)
+    directory = FakeDirectory(
+        {"dc1.lab.example": replicating(heads_from("repsfrom_lab_source_down.tsv", "dc1.lab.example"))},
+        faults={"dc2.lab.example": LdapError("dc2.lab.example", "10.0.0.2:636: connection refused")},
+    )
+    result = repl.run(repl_context(inv, directory))
     ok = {s.labels[1]: s.value for s in repl_samples.series("lab.example", result) if s.metric is m.DC_CHECK_SUCCESS}
     assert ok == {"dc1.lab.example": 1.0, "dc2.lab.example": 0.0}
     state = next(s for s in result.dcs if s.host == "dc2.lab.example")
@@ -303,26 +289,28 @@ def test_a_dc_that_cannot_be_reached_fails_only_its_own_part() -> None:
 
 
 def test_no_dc_readable_fails_the_check_with_the_partial_result() -> None:
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID))
-    conns = {h: LdapError(h, "connection refused") for h in inv.hosts}
+    inv = inventory(DC1, DC2)
+    directory = FakeDirectory(faults={h: LdapError(h, "connection refused") for h in inv.hosts})
     with pytest.raises(CheckFailed) as info:
-        repl.run(context(inv, conns))
+        repl.run(repl_context(inv, directory))
     assert isinstance(info.value.partial, repl.ReplicationResult)
     assert "no DC's replication status could be read" in str(info.value)
 
 
 def test_empty_answer_where_partners_exist_is_cannot_read_not_healthy() -> None:
     """What a Windows DC returns to an account without 'Monitor Active Directory Replication'."""
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID))
-    empty = {nc: {} for nc in NCS}
-    conns = {
-        "dc1.lab.example": FakeConnection("dc1.lab.example", empty),
-        "dc2.lab.example": FakeConnection("dc2.lab.example", heads_from("repsfrom_lab_healthy.tsv", "dc2.lab.example")),
-    }
+    inv = inventory(DC1, DC2)
+    empty: Heads = {nc: {} for nc in NCS}
+    directory = FakeDirectory({
+        "dc1.lab.example": replicating(empty),
+        "dc2.lab.example": replicating(heads_from("repsfrom_lab_healthy.tsv", "dc2.lab.example")),
+    })
     with pytest.raises(CheckFailed) as info:
-        repl.run(context(inv, conns))
-    assert "cannot read replication status" in str(info.value) and "Monitor Active Directory Replication" in str(info.value)
+        repl.run(repl_context(inv, directory))
+    assert "cannot read replication status" in str(info.value)
+    assert "Monitor Active Directory Replication" in str(info.value)
     result = info.value.partial
+    assert isinstance(result, repl.ReplicationResult)
     ok = {s.labels[1]: s.value for s in repl_samples.series("lab.example", result) if s.metric is m.DC_CHECK_SUCCESS}
     assert ok == {"dc1.lab.example": 0.0, "dc2.lab.example": 1.0}
     assert not any(s.metric is m.REPL_FAILURES and s.labels[1] == "dc1.lab.example"
@@ -330,25 +318,24 @@ def test_empty_answer_where_partners_exist_is_cannot_read_not_healthy() -> None:
 
 
 def test_a_single_dc_domain_has_no_links_and_that_is_fine() -> None:
-    inv = inventory(dc("dc1.lab.example", DC1_GUID))
-    result = repl.run(context(inv, {"dc1.lab.example": FakeConnection("dc1.lab.example", {nc: {} for nc in NCS})}))
+    inv = inventory(DC1)
+    result = repl.run(repl_context(inv, FakeDirectory({"dc1.lab.example": replicating({nc: {} for nc in NCS})})))
     assert result.dcs[0].readable and result.dcs[0].links == ()
 
 
 def test_one_slow_dc_costs_only_its_own_slot() -> None:
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID))
+    inv = inventory(DC1, DC2)
     release = threading.Event()
 
-    class Hanging(FakeConnection):
-        def root_dse(self, attributes=()):
-            release.wait(30)
-            raise LdapError(self.host, "no answer within the receive timeout")
+    def hanging() -> RootDSE:
+        release.wait(30)
+        raise LdapError("dc2.lab.example", "no answer within the receive timeout")
 
-    conns = {
-        "dc1.lab.example": FakeConnection("dc1.lab.example", heads_from("repsfrom_lab_healthy.tsv", "dc1.lab.example")),
-        "dc2.lab.example": Hanging("dc2.lab.example", {}),
-    }
-    ctx = context(inv, conns, interval=2.0)  # per-DC budget: 90% of the 2 s run limit
+    directory = FakeDirectory({
+        "dc1.lab.example": replicating(heads_from("repsfrom_lab_healthy.tsv", "dc1.lab.example")),
+        "dc2.lab.example": FakeDc(root=hanging),
+    })
+    ctx = repl_context(inv, directory, interval=2.0)  # per-DC budget: 90% of the 2 s run limit
     started = time.monotonic()
     try:
         result = repl.run(ctx)
@@ -364,13 +351,13 @@ def test_one_slow_dc_costs_only_its_own_slot() -> None:
 
 
 def test_findings_name_the_result_code_and_give_the_repadmin_command() -> None:
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID))
-    conns = {
-        "dc1.lab.example": FakeConnection("dc1.lab.example", heads_from("repsfrom_lab_healthy.tsv", "dc1.lab.example")),
-        "dc2.lab.example": FakeConnection("dc2.lab.example", heads_from("repsfrom_lab_clock_skew.tsv", "dc2.lab.example"),
-                                          current_time="20261123193359.0Z"),
-    }
-    result = repl.run(context(inv, conns))
+    inv = inventory(DC1, DC2)
+    directory = FakeDirectory({
+        "dc1.lab.example": replicating(heads_from("repsfrom_lab_healthy.tsv", "dc1.lab.example")),
+        "dc2.lab.example": replicating(heads_from("repsfrom_lab_clock_skew.tsv", "dc2.lab.example"),
+                                       current_time="20261123193359.0Z"),
+    })
+    result = repl.run(repl_context(inv, directory))
     found = repl_report.findings(result)
     assert len(found) == 5 and all(f.severity == "error" for f in found)
     f = next(f for f in found if f.message.startswith(DOMAIN_NC + ":"))
@@ -380,12 +367,12 @@ def test_findings_name_the_result_code_and_give_the_repadmin_command() -> None:
 
 
 def test_summary_is_a_replsummary_table() -> None:
-    inv = inventory(dc("dc1.lab.example", DC1_GUID), dc("dc2.lab.example", DC2_GUID))
-    conns = {
-        "dc1.lab.example": FakeConnection("dc1.lab.example", heads_from("repsfrom_lab_source_down.tsv", "dc1.lab.example")),
-        "dc2.lab.example": FakeConnection("dc2.lab.example", heads_from("repsfrom_lab_healthy.tsv", "dc2.lab.example")),
-    }
-    lines = repl_report.summary(repl.run(context(inv, conns)))
+    inv = inventory(DC1, DC2)
+    directory = FakeDirectory({
+        "dc1.lab.example": replicating(heads_from("repsfrom_lab_source_down.tsv", "dc1.lab.example")),
+        "dc2.lab.example": replicating(heads_from("repsfrom_lab_healthy.tsv", "dc2.lab.example")),
+    })
+    lines = repl_report.summary(repl.run(repl_context(inv, directory)))
     text = "\n".join(lines)
     assert lines[0].startswith("Source DC") and "largest delta" in lines[0] and "fails/total" in lines[0]
     dest = lines.index(next(line for line in lines if line.startswith("Destination DC")))

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ad_health_exporter import metrics as m
+from ad_health_exporter.checks.base import CheckContext, CheckError
 from ad_health_exporter.checks.spn import index as spn
 from ad_health_exporter.checks.spn import read as spn_read
 from ad_health_exporter.checks.spn import report as spn_report
+from ad_health_exporter.checks.spn import series as spn_samples
 from ad_health_exporter.checks.spn.settings import ExpectedSpn, SpnSettings
-from ad_health_exporter.checks.base import CheckContext, CheckError
-from ad_health_exporter.config import BindConfig, DomainConfig, Secret, TlsConfig
 from ad_health_exporter.formats.errors import DecodeError
 from ad_health_exporter.formats.spn import SpnMappings, equivalent_keys, parse_spn, parse_spn_mappings
-from ad_health_exporter.topology import DomainController, Inventory, Reachability
 from ad_health_exporter.ldap import Entry, LdapError
-from ad_health_exporter.checks.spn import series as spn_samples
+from ad_health_exporter.topology import Inventory
+from support.builders import CONFIG_DN, DOMAIN, DOMAIN_DN, context, dc, inventory
+from support.directory import FakeDc, FakeDirectory
 
-DOMAIN = "lab.example"
-DOMAIN_DN = "DC=lab,DC=example"
-CONFIG_DN = f"CN=Configuration,{DOMAIN_DN}"
 MAPPINGS = parse_spn_mappings(["host=alerter,cifs,http,w3svc,www"])
 COMPUTER_CATEGORY = f"CN=Computer,CN=Schema,{CONFIG_DN}"
 USER_CATEGORY = f"CN=Person,CN=Schema,{CONFIG_DN}"
@@ -33,22 +30,7 @@ GMSA_CATEGORY = f"CN=ms-DS-Group-Managed-Service-Account,CN=Schema,{CONFIG_DN}"
 DC1_GUID = uuid.UUID("f7cff5c1-b0a5-4b7e-b8a6-49914e6a9622")
 DC2_GUID = uuid.UUID("5753c438-8ec9-491d-9e12-63e83a3c26a0")
 
-
-def dc(name: str, guid: uuid.UUID, gc: bool = True) -> DomainController:
-    host = f"{name.lower()}.{DOMAIN}"
-    server = f"CN={name},CN=Servers,CN=Default-First-Site-Name,CN=Sites,{CONFIG_DN}"
-    return DomainController(
-        host=host, name=name, site="Default-First-Site-Name", dsa_guid=guid, dsa_dn=f"CN=NTDS Settings,{server}",
-        server_dn=server, computer_dn=f"CN={name},OU=Domain Controllers,{DOMAIN_DN}", global_catalog=gc,
-        read_only=False, pdc=name == "DC1",
-    )
-
-
-INVENTORY = Inventory(
-    domain=DOMAIN, forest=DOMAIN, domain_dn=DOMAIN_DN, forest_dn=DOMAIN_DN, configuration_dn=CONFIG_DN,
-    schema_dn=f"CN=Schema,{CONFIG_DN}", domain_controllers=(dc("DC1", DC1_GUID), dc("DC2", DC2_GUID, gc=False)),
-    reachability={f"dc1.{DOMAIN}": Reachability(True), f"dc2.{DOMAIN}": Reachability(True)}, read_from=f"dc1.{DOMAIN}",
-)
+INVENTORY = inventory(dc(f"dc1.{DOMAIN}", guid=DC1_GUID, pdc=True), dc(f"dc2.{DOMAIN}", guid=DC2_GUID, gc=False))
 
 
 def dc_spns(name: str, guid: uuid.UUID, gc: bool = True) -> list[str]:
@@ -82,9 +64,20 @@ def user(name: str, *spns: str) -> Entry:
 
 def base_entries() -> list[Entry]:
     return [
-        entry(f"CN=DC1,OU=Domain Controllers,{DOMAIN_DN}", "DC1$", dc_spns("DC1", DC1_GUID), uac=0x82000, dns=f"dc1.{DOMAIN}"),
-        entry(f"CN=DC2,OU=Domain Controllers,{DOMAIN_DN}", "DC2$", dc_spns("DC2", DC2_GUID, gc=False), uac=0x82000,
-              dns=f"dc2.{DOMAIN}"),
+        entry(
+            f"CN=DC1,OU=Domain Controllers,{DOMAIN_DN}",
+            "DC1$",
+            dc_spns("DC1", DC1_GUID),
+            uac=0x82000,
+            dns=f"dc1.{DOMAIN}",
+        ),
+        entry(
+            f"CN=DC2,OU=Domain Controllers,{DOMAIN_DN}",
+            "DC2$",
+            dc_spns("DC2", DC2_GUID, gc=False),
+            uac=0x82000,
+            dns=f"dc2.{DOMAIN}",
+        ),
     ]
 
 
@@ -135,8 +128,14 @@ def test_alias_of_host_on_another_account_is_a_duplicate() -> None:
 
 
 def test_alias_on_the_same_account_or_between_two_aliases_is_not_a_duplicate() -> None:
-    result = run_scan(base_entries() + [computer("PC-A", "cifs/pc-a.lab.example"),
-                                        user("svc1", "cifs/shared.lab.example"), user("svc2", "http/shared.lab.example")])
+    result = run_scan(
+        base_entries()
+        + [
+            computer("PC-A", "cifs/pc-a.lab.example"),
+            user("svc1", "cifs/shared.lab.example"),
+            user("svc2", "http/shared.lab.example"),
+        ]
+    )
     assert result.duplicates == 0
 
 
@@ -191,7 +190,9 @@ def reference_duplicates(accounts: list[list[str]], mappings: SpnMappings) -> di
 classes = st.sampled_from(["HOST", "host", "cifs", "CIFS", "http", "ldap", "MSSQLSvc", "alerter", "gc", ""])
 hosts = st.sampled_from(["a", "A", "b.lab.example", "B.LAB.example", "c", ""])
 suffixes = st.sampled_from(["", ":1433", ":inst", "/lab.example", "/LAB", ":1433/x", "/x/y", ":"])
-spn_values = st.builds(lambda c, h, s: f"{c}/{h}{s}", classes, hosts, suffixes) | st.sampled_from(["noslash", "a/b/c/d", " /x"])
+spn_values = st.builds(lambda c, h, s: f"{c}/{h}{s}", classes, hosts, suffixes) | st.sampled_from(
+    ["noslash", "a/b/c/d", " /x"]
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -264,19 +265,30 @@ def test_configured_expected_spns() -> None:
     ]
     result = run_scan(entries, expected=expected)
     by_spn = {e.spn: e for e in result.expected if e.source == "config"}
-    assert [(e.holders, e.on_account) for e in by_spn.values()] == [(1, True), (0, False), (1, False), (1, True), (1, True)]
+    assert [(e.holders, e.on_account) for e in by_spn.values()] == [
+        (1, True),
+        (0, False),
+        (1, False),
+        (1, True),
+        (1, True),
+    ]
     assert by_spn["http/app.lab.example"].holder_names == ("svc_other",)
     labels = {s.labels for s in spn_samples.series(DOMAIN, result) if s.metric is m.SPN_EXPECTED_ON_ACCOUNT}
     assert (DOMAIN, "http/app.lab.example", "svc_app") in labels  # account label as written
     fixes = {f.subject: f.fix for f in spn_report.findings(result)}
     assert fixes["http/web.lab.example"] == "setspn -S http/web.lab.example svc_web"
-    assert fixes["http/app.lab.example"] == "setspn -D http/app.lab.example svc_other; setspn -S HTTP/app.lab.example svc_app"
+    assert (
+        fixes["http/app.lab.example"]
+        == "setspn -D http/app.lab.example svc_other; setspn -S HTTP/app.lab.example svc_app"
+    )
 
 
 def test_expected_spn_also_held_elsewhere_is_a_finding() -> None:
     expected = (ExpectedSpn("http/web.lab.example", "svc_web"),)
-    result = run_scan(base_entries() + [user("svc_web", "http/web.lab.example"), user("old_web", "HTTP/web.lab.example")],
-                      expected=expected)
+    result = run_scan(
+        base_entries() + [user("svc_web", "http/web.lab.example"), user("old_web", "HTTP/web.lab.example")],
+        expected=expected,
+    )
     e = next(e for e in result.expected if e.source == "config")
     assert (e.holders, e.on_account) == (2, True)
     fixes = [f.fix for f in spn_report.findings(result) if f.subject == "http/web.lab.example"]
@@ -301,9 +313,17 @@ def test_enabled_computers_without_their_host_spn_are_counted() -> None:
         computer("PC-NOHOST", f"RestrictedKrbHost/pc-nohost.{DOMAIN}", host_spn=False),
         computer("PC-NOSPN", host_spn=False),  # no SPN at all: found through objectCategory
         computer("PC-OFF", host_spn=False, uac=4096 | 2),  # disabled: not counted
-        entry(f"CN=gmsa,CN=Managed Service Accounts,{DOMAIN_DN}", "gmsa$", [], dns=f"gmsa.{DOMAIN}", category=GMSA_CATEGORY),
+        entry(
+            f"CN=gmsa,CN=Managed Service Accounts,{DOMAIN_DN}",
+            "gmsa$",
+            [],
+            dns=f"gmsa.{DOMAIN}",
+            category=GMSA_CATEGORY,
+        ),
         entry(f"CN=PC-NODNS,CN=Computers,{DOMAIN_DN}", "PC-NODNS$", []),  # no dNSHostName: nothing to expect
-        entry(f"CN=PC-CASE,CN=Computers,{DOMAIN_DN}", "PC-CASE$", ["host/PC-CASE.LAB.EXAMPLE"], dns=f"pc-case.{DOMAIN}."),
+        entry(
+            f"CN=PC-CASE,CN=Computers,{DOMAIN_DN}", "PC-CASE$", ["host/PC-CASE.LAB.EXAMPLE"], dns=f"pc-case.{DOMAIN}."
+        ),
     ]
     result = run_scan(entries)
     assert result.host_missing == 2
@@ -349,7 +369,7 @@ def test_accounts_of_other_domains_are_named_with_their_domain() -> None:
     result = run_scan(base_entries() + [other, user("svc", "HTTP/x.child.lab.example")])
     assert result.duplicate_list[0].accounts == ("child.lab.example\\svc", "svc")
     fix = next(f.fix for f in spn_report.findings(result) if f.subject == "http/x.child.lab.example")
-    assert "setspn -D http/x.child.lab.example svc" in fix
+    assert fix is not None and "setspn -D http/x.child.lab.example svc" in fix
 
 
 def test_samples_use_the_catalogue_label_order() -> None:
@@ -367,73 +387,59 @@ def test_samples_use_the_catalogue_label_order() -> None:
 # --- run(): which DC, which port ------------------------------------------------------------------
 
 
-@dataclass
-class FakeConnection:
-    host: str
-    port: int | None
-    directory: "FakeDirectory"
-
-    def __enter__(self) -> "FakeConnection":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def search(self, base, filter_, attributes, scope="subtree", page_size=None):
-        self.directory.searches.append((self.host, self.port, base, filter_, tuple(attributes)))
-        if filter_.startswith("(&(objectClass=crossRef)"):
-            return iter([Entry(f"CN={d},CN=Partitions,{CONFIG_DN}", {}) for d in self.directory.domains])
-        if self.host in self.directory.broken:
-            raise LdapError(self.host, "search failed: connection lost")
-        return iter(self.directory.entries)
-
-    def read(self, dn, attributes):
-        return Entry(dn, {"spnmappings": [b"host=cifs,http"]})
+# The domains of the forest are the crossRef objects of domain NCs under CN=Partitions.
+DOMAINS_SEARCH = "(&(objectClass=crossRef)(systemFlags:1.2.840.113556.1.4.803:=2))"
+MAPPINGS_DN = f"CN=Directory Service,CN=Windows NT,CN=Services,{CONFIG_DN}"
 
 
-@dataclass
-class FakeDirectory:
-    entries: list[Entry]
-    domains: tuple[str, ...] = ("LAB",)
-    broken: set[str] = field(default_factory=set)
-    searches: list[tuple] = field(default_factory=list)
+def directory_of(
+    entries: list[Entry], domains: tuple[str, ...] = ("LAB",), broken: tuple[str, ...] = ()
+) -> FakeDirectory:
+    """Every DC holds ``entries``, the forest's ``domains`` and the HOST aliases; the scan fails on ``broken`` DCs."""
+    partitions = [Entry(f"CN={d},CN=Partitions,{CONFIG_DN}", {}) for d in domains]
+    mappings = {MAPPINGS_DN: Entry(MAPPINGS_DN, {"spnmappings": [b"host=cifs,http"]})}
 
-    def connect(self, host: str, *, bind: bool = True, port: int | None = None, address: str | None = None):
-        return FakeConnection(host, port, self)
+    def answers(host: str) -> dict[str, list[Entry] | LdapError]:
+        if host in broken:
+            return {DOMAINS_SEARCH: partitions, spn.SCAN_FILTER: LdapError(host, "search failed: connection lost")}
+        return {DOMAINS_SEARCH: partitions}
+
+    return FakeDirectory({h: FakeDc(entries, answers(h), mappings) for h in INVENTORY.hosts})
 
 
-def context(directory: FakeDirectory, inventory: Inventory | None = INVENTORY) -> CheckContext:
-    cfg = DomainConfig(name=DOMAIN, bind=BindConfig("monitor@lab.example", Secret("x"), "test"), tls=TlsConfig("ldaps"))
-    return CheckContext(domain=cfg, directory=directory, inventory=inventory, settings=SpnSettings())  # type: ignore[arg-type]
+def spn_context(directory: FakeDirectory, inventory: Inventory | None = INVENTORY) -> CheckContext[SpnSettings]:
+    return context(SpnSettings(), directory, inventory=inventory)
 
 
 def test_run_scans_the_domain_partition_with_only_the_needed_attributes() -> None:
-    directory = FakeDirectory(base_entries() + [computer("PC-A"), user("svc", "cifs/pc-a.lab.example")])
-    result = spn_read.run(context(directory))
+    directory = directory_of(base_entries() + [computer("PC-A"), user("svc", "cifs/pc-a.lab.example")])
+    result = spn_read.run(spn_context(directory))
     assert result.read_from == f"dc1.{DOMAIN}" and result.scope == "domain" and result.duplicates == 1
     scan_call = directory.searches[-1]
-    assert scan_call[1:] == (None, DOMAIN_DN, spn.SCAN_FILTER, spn.SCAN_ATTRIBUTES)
+    assert (scan_call.port, scan_call.base, scan_call.filter_, scan_call.attributes) == (
+        None, DOMAIN_DN, spn.SCAN_FILTER, spn.SCAN_ATTRIBUTES)
 
 
 def test_run_uses_the_global_catalog_when_the_forest_has_several_domains() -> None:
-    directory = FakeDirectory(base_entries(), domains=("LAB", "CHILD"))
-    result = spn_read.run(context(directory))
+    directory = directory_of(base_entries(), domains=("LAB", "CHILD"))
+    result = spn_read.run(spn_context(directory))
     assert result.scope == "forest"
-    assert directory.searches[-1][:3] == (f"dc1.{DOMAIN}", 3269, "")
+    last = directory.searches[-1]
+    assert (last.host, last.port, last.base) == (f"dc1.{DOMAIN}", 3269, "")
 
 
 def test_run_skips_dcs_that_are_not_global_catalogs_in_a_multi_domain_forest() -> None:
-    directory = FakeDirectory(base_entries(), domains=("LAB", "CHILD"), broken={f"dc1.{DOMAIN}"})
+    directory = directory_of(base_entries(), domains=("LAB", "CHILD"), broken=(f"dc1.{DOMAIN}",))
     with pytest.raises(CheckError, match="dc1.lab.example: search failed"):
-        spn_read.run(context(directory))  # dc2 is no GC, so nothing is left to try
-    assert all(s[0] != f"dc2.{DOMAIN}" or s[1] != 3269 for s in directory.searches)
+        spn_read.run(spn_context(directory))  # dc2 is no GC, so nothing is left to try
+    assert all(s.host != f"dc2.{DOMAIN}" or s.port != 3269 for s in directory.searches)
 
 
 def test_run_fails_over_to_the_next_dc() -> None:
-    directory = FakeDirectory(base_entries(), broken={f"dc1.{DOMAIN}"})
-    assert spn_read.run(context(directory)).read_from == f"dc2.{DOMAIN}"
+    directory = directory_of(base_entries(), broken=(f"dc1.{DOMAIN}",))
+    assert spn_read.run(spn_context(directory)).read_from == f"dc2.{DOMAIN}"
 
 
 def test_run_without_inventory_cannot_run() -> None:
     with pytest.raises(CheckError, match="inventory"):
-        spn_read.run(context(FakeDirectory([]), inventory=None))
+        spn_read.run(spn_context(directory_of([]), inventory=None))

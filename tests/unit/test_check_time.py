@@ -7,7 +7,7 @@ import struct
 import textwrap
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import ntplib
@@ -16,15 +16,17 @@ import pytest
 from ad_health_exporter import config
 from ad_health_exporter import metrics as m
 from ad_health_exporter.catalogue import CHECKS
+from ad_health_exporter.checks.base import CheckContext, CheckFailed
 from ad_health_exporter.checks.time import probe as clock
 from ad_health_exporter.checks.time import report as clock_report
-from ad_health_exporter.checks.time.settings import TimeSettings
-from ad_health_exporter.checks.base import CheckContext, CheckFailed
-from ad_health_exporter.config import BindConfig, ConfigError, DomainConfig, Secret
-from ad_health_exporter.formats.filetime import format_generalized_time
-from ad_health_exporter.topology import DomainController, Inventory, Reachability
-from ad_health_exporter.ldap import Entry, LdapError, RootDSE
 from ad_health_exporter.checks.time import series as clock_samples
+from ad_health_exporter.checks.time.settings import TimeSettings
+from ad_health_exporter.config import ConfigError
+from ad_health_exporter.formats.filetime import format_generalized_time
+from ad_health_exporter.ldap import LdapError, RootDSE
+from support.builders import context, dc, inventory
+from support.directory import FakeDc, FakeDirectory, Fault, root_dse
+from support.resolver import DnsAnswers, StaticResolver
 
 NTP_EPOCH_DELTA = 2_208_988_800
 
@@ -67,7 +69,9 @@ def test_ntp_reading_checks_mode_and_transmit_time() -> None:
     assert isinstance(kiss, clock.ProbeFailure) and "transmit time" in kiss.reason
 
 
-@pytest.mark.parametrize("stratum, leap, synced", [(8, 0, True), (1, 1, True), (8, 3, False), (16, 0, False), (0, 0, False)])
+@pytest.mark.parametrize(
+    "stratum, leap, synced", [(8, 0, True), (1, 1, True), (8, 3, False), (16, 0, False), (0, 0, False)]
+)
 def test_synchronised(stratum: int, leap: int, synced: bool) -> None:
     assert clock.NtpReading(0.0, 0.0, stratum, leap, "a").synchronised is synced
 
@@ -86,7 +90,10 @@ def test_unsynchronised_ntp_is_reported_but_not_used_for_the_offset() -> None:
     assert any("unsynchronised (leap 3, stratum 16)" in msg for msg in messages)
     assert not any("off the exporter's" in msg for msg in messages)  # 0.4 s is fine; -3600 s is not trusted
     # The series still show what the DC answered.
-    values = {(s.metric.name, s.labels[2] if len(s.labels) > 2 else ""): s.value for s in clock_samples.series("lab.example", result)}
+    values = {
+        (s.metric.name, s.labels[2] if len(s.labels) > 2 else ""): s.value
+        for s in clock_samples.series("lab.example", result)
+    }
     assert values[("ad_domain_controller_ntp_leap", "")] == 3 and values[("ad_domain_controller_ntp_stratum", "")] == 16
 
 
@@ -130,58 +137,28 @@ class NtpResponder:
         self.sock.close()
 
 
-class FakeConnection:
-    def __init__(self, skew: float, address: str = "127.0.0.1") -> None:
-        self.skew, self.address = skew, address
+def clock_dc(skew: float) -> FakeDc:
+    """A DC whose clock is ``skew`` seconds off; its rootDSE tells the time when it is read."""
 
-    def __enter__(self):
-        return self
+    def now() -> RootDSE:
+        when = datetime.now(UTC) + timedelta(seconds=skew)
+        return root_dse(currentTime=format_generalized_time(when.replace(microsecond=0)))  # whole seconds, like AD
 
-    def __exit__(self, *exc):
-        return None
-
-    def root_dse(self, attributes=()):
-        when = datetime.now(timezone.utc) + timedelta(seconds=self.skew)
-        text = format_generalized_time(when.replace(microsecond=0))  # whole seconds, like AD
-        return RootDSE.from_entry(Entry("", {"currenttime": [text.encode()]}))
+    return FakeDc(root=now)
 
 
-class FakeDirectory:
-    def __init__(self, conns: dict[str, object]) -> None:
-        self.conns = conns
-        self.resolver = self
-        self.calls: list[tuple[str, dict]] = []
-
-    def addresses(self, host: str) -> tuple[str, ...]:
-        return ("127.0.0.1",)
-
-    def connect(self, host, **kwargs):
-        self.calls.append((host, kwargs))
-        conn = self.conns[host]
-        if isinstance(conn, Exception):
-            raise conn
-        if callable(conn):
-            return conn()
-        return conn
+def clocks(dcs: dict[str, FakeDc], faults: dict[str, Fault] | None = None) -> FakeDirectory:
+    """Every DC's name resolves to 127.0.0.1, where the test's NTP responder listens."""
+    faults = faults or {}
+    resolver = StaticResolver(DnsAnswers(addresses={h: ("127.0.0.1",) for h in [*dcs, *faults]}))
+    return FakeDirectory(dcs, faults, resolver)
 
 
-def dc(host: str, pdc: bool = False) -> DomainController:
-    return DomainController(host=host, name=host[:3].upper(), site="S", dsa_guid=__import__("uuid").uuid4(),
-                            dsa_dn="CN=NTDS Settings,x", server_dn="x", computer_dn=None, global_catalog=True,
-                            read_only=False, pdc=pdc)
-
-
-def context(conns: dict[str, object], time_cfg: TimeSettings = TimeSettings(), interval: float = 60.0) -> CheckContext:
-    hosts = list(conns)
-    inventory = Inventory(
-        domain="lab.example", forest="lab.example", domain_dn="DC=lab,DC=example", forest_dn="DC=lab,DC=example",
-        configuration_dn="CN=Configuration,DC=lab,DC=example", schema_dn="CN=Schema,CN=Configuration,DC=lab,DC=example",
-        domain_controllers=tuple(dc(h, pdc=i == 0) for i, h in enumerate(hosts)),
-        reachability={h: Reachability(True, address="127.0.0.1") for h in hosts},
-    )
-    domain = DomainConfig(name="lab.example", bind=BindConfig("m", Secret("x"), "t"), settings={"time": time_cfg})
-    return CheckContext(domain=domain, directory=FakeDirectory(conns), inventory=inventory, settings=time_cfg,
-                        timeout=interval)
+def time_context(directory: FakeDirectory, time_cfg: TimeSettings | None = None,
+                 interval: float = 60.0) -> CheckContext[TimeSettings]:
+    hosts = list(dict.fromkeys([*directory.dcs, *directory.faults]))  # the first is the PDC
+    inv = inventory(*(dc(h, pdc=i == 0) for i, h in enumerate(hosts)), addresses="127.0.0.1")
+    return context(time_cfg or TimeSettings(), directory, inventory=inv, interval=interval)
 
 
 @pytest.fixture
@@ -201,20 +178,23 @@ def responders(monkeypatch):
 
 def test_both_sources_see_a_skewed_dc(responders) -> None:
     ntp = responders(skew=420.0)
-    ctx = context({"dc2.lab.example": FakeConnection(420.0)})
-    result = clock.run(ctx)
+    directory = clocks({"dc2.lab.example": clock_dc(420.0)})
+    result = clock.run(time_context(directory))
     (dc2,) = result.dcs
     assert isinstance(dc2.ntp, clock.NtpReading) and dc2.ntp.offset == pytest.approx(420.0, abs=0.05)
     assert isinstance(dc2.ldap, clock.LdapTimeReading) and dc2.ldap.offset == pytest.approx(420.0, abs=0.6)
     assert len(ntp.requests[0]) == 48 and ntp.requests[0][0] & 0x07 == 3  # plain mode-3 client request
     # Anonymous: the rootDSE needs no bind, and a bind would only add to the measured round trip.
-    assert ctx.directory.calls[0][1].get("bind") is False
-    series = {(s.metric.name, s.labels[2]): s.value for s in clock_samples.series("lab.example", result) if len(s.labels) == 3}
+    assert directory.connects[0].bind is False
+    series = {
+        (s.metric.name, s.labels[2]): s.value for s in clock_samples.series("lab.example", result) if len(s.labels) == 3
+    }
     assert series[("ad_domain_controller_time_offset_seconds", "ntp")] == pytest.approx(420.0, abs=0.05)
     assert series[("ad_domain_controller_time_probe_success", "ldap")] == 1.0
     assert series[("ad_domain_controller_check_success", "time")] == 1.0
     (finding,) = [f for f in clock_report.findings(result) if "off the exporter's" in f.message]
     assert finding.severity == "error" and "KRB_AP_ERR_SKEW" in finding.message
+    assert finding.fix is not None
     assert finding.fix.startswith("w32tm /config /computer:dc2.lab.example /manualpeerlist:")  # the PDC here
     assert "w32tm /resync /computer:dc2.lab.example /rediscover" in finding.fix
 
@@ -222,11 +202,14 @@ def test_both_sources_see_a_skewed_dc(responders) -> None:
 def test_a_failed_probe_is_never_a_zero_offset(responders) -> None:
     ntp = responders()
     ntp.close()  # nothing listens: the NTP request times out
-    ctx = context({"dc1.lab.example": LdapError("dc1.lab.example", "10.0.0.11:636: connection refused")},
-                  TimeSettings(ntp_timeout=0.2))
+    ctx = time_context(
+        clocks({}, {"dc1.lab.example": LdapError("dc1.lab.example", "10.0.0.11:636: connection refused")}),
+        TimeSettings(ntp_timeout=0.2),
+    )
     with pytest.raises(CheckFailed) as info:
         clock.run(ctx)
     result = info.value.partial
+    assert isinstance(result, clock.TimeResult)
     series = [s for s in clock_samples.series("lab.example", result)]
     assert not [s for s in series if s.metric is m.TIME_OFFSET or s.metric is m.TIME_PROBE_RTT]
     success = {s.labels[2]: s.value for s in series if s.metric is m.TIME_PROBE_SUCCESS}
@@ -239,16 +222,20 @@ def test_a_failed_probe_is_never_a_zero_offset(responders) -> None:
 def test_ldap_alone_still_reads_the_clock_where_udp_123_is_blocked(responders) -> None:
     ntp = responders()
     ntp.close()
-    result = clock.run(context({"dc1.lab.example": FakeConnection(0.0)}, TimeSettings(ntp_timeout=0.2)))
+    result = clock.run(time_context(clocks({"dc1.lab.example": clock_dc(0.0)}), TimeSettings(ntp_timeout=0.2)))
     (dc1,) = result.dcs
-    assert dc1.readable and isinstance(dc1.ntp, clock.ProbeFailure) and abs(dc1.offset) < 1.0
+    assert dc1.readable and isinstance(dc1.ntp, clock.ProbeFailure) and dc1.offset is not None and abs(dc1.offset) < 1.0
     assert [f.severity for f in clock_report.findings(result)] == ["warning"]
 
 
 def test_a_turned_off_source_has_no_series(responders) -> None:
     responders()
-    result = clock.run(context({"dc1.lab.example": FakeConnection(0.0)}, TimeSettings(ntp=False)))
-    names = {(s.metric.name, s.labels[2]) for s in clock_samples.series("lab.example", result) if s.metric.labels[-1] == "source"}
+    result = clock.run(time_context(clocks({"dc1.lab.example": clock_dc(0.0)}), TimeSettings(ntp=False)))
+    names = {
+        (s.metric.name, s.labels[2])
+        for s in clock_samples.series("lab.example", result)
+        if s.metric.labels[-1] == "source"
+    }
     assert names == {(n, "ldap") for n in (m.TIME_OFFSET.name, m.TIME_PROBE_SUCCESS.name, m.TIME_PROBE_RTT.name)}
 
 
@@ -256,11 +243,11 @@ def test_one_hanging_dc_does_not_hold_back_the_others(responders) -> None:
     responders()
     release = threading.Event()
 
-    def hang():
+    def hang() -> LdapError:
         release.wait(30)
-        raise LdapError("dc2.lab.example", "connection timed out")
+        return LdapError("dc2.lab.example", "connection timed out")
 
-    ctx = context({"dc1.lab.example": FakeConnection(0.0), "dc2.lab.example": hang}, interval=2.0)
+    ctx = time_context(clocks({"dc1.lab.example": clock_dc(0.0)}, {"dc2.lab.example": hang}), interval=2.0)
     started = time.monotonic()
     try:
         result = clock.run(ctx)
@@ -279,7 +266,8 @@ def test_warning_threshold_and_disagreeing_sources() -> None:
     result = clock.TimeResult("lab.example", (clock.DcClock("dc1.lab.example", False, ntp, ldap),), 30.0, 240.0)
     by_kind = {f.message.split(" ")[0]: f for f in clock_report.findings(result)}
     assert by_kind["clock"].severity == "warning" and "+45.0 s" in by_kind["clock"].message
-    assert by_kind["clock"].fix.startswith("w32tm /config /computer:dc1.lab.example /syncfromflags:domhier /update")
+    assert (by_kind["clock"].fix or "").startswith(
+        "w32tm /config /computer:dc1.lab.example /syncfromflags:domhier /update")
     assert "does not come from the DC's own clock" in by_kind["NTP"].message
 
 
@@ -324,7 +312,10 @@ def test_time_thresholds_default_and_parse(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "section, expected",
     [
-        ("{warning_offset: 5m, error_offset: 4m}", "domains[0].time.warning_offset: warning_offset (300s) must be smaller than error_offset (240s)"),
+        (
+            "{warning_offset: 5m, error_offset: 4m}",
+            "domains[0].time.warning_offset: warning_offset (300s) must be smaller than error_offset (240s)",
+        ),
         ("{ntp: false, ldap: false}", "domains[0].time: ntp and ldap are both false"),
         ("{error_offset: soon}", "domains[0].time.error_offset: must be a duration"),
         ("{max_offset: 1m}", "domains[0].time.max_offset: unknown key"),

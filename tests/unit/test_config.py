@@ -12,7 +12,9 @@ import pytest
 
 from ad_health_exporter import config
 from ad_health_exporter.catalogue import CHECKS
+from ad_health_exporter.checks.accounts.settings import AccountsSettings
 from ad_health_exporter.config import ConfigError
+from support.builders import settings_of
 
 PASSWORD = "S3cret-Pa55!"
 
@@ -44,14 +46,19 @@ def test_minimal_file_gets_safe_defaults(tmp: Path) -> None:
     assert d.name == "lab.example"
     assert d.tls.mode == "ldaps" and not d.tls.allow_insecure_bind
     assert d.ldap.port_for(d.tls.mode) == 636
-    assert d.bind.password.reveal() == PASSWORD  # trailing newline of the file stripped
+    assert d.bind.password is not None and d.bind.password.reveal() == PASSWORD  # the file's newline stripped
     assert d.interval("inventory") == 60 and d.timeout("inventory") == 60
-    assert d.settings["accounts"].password_age_days == (45, 90, 180)
+    assert settings_of(d, "accounts", AccountsSettings).password_age_days == (45, 90, 180)
 
 
 def test_durations_numbers_and_go_style(tmp: Path) -> None:
     cfg = config.load(
-        write(tmp, MINIMAL + "    intervals: {time: 90s, spn: 1h30m, dns: 120}\n    timeouts: {time: 1m}\n    ldap: {receive_timeout: 2.5s}\n"),
+        write(
+            tmp,
+            MINIMAL
+            + "    intervals: {time: 90s, spn: 1h30m, dns: 120}\n"
+            + "    timeouts: {time: 1m}\n    ldap: {receive_timeout: 2.5s}\n",
+        ),
         CHECKS,
     )
     d = cfg.domains[0]
@@ -63,7 +70,8 @@ def test_durations_numbers_and_go_style(tmp: Path) -> None:
 def test_password_from_environment(tmp: Path) -> None:
     body = MINIMAL.replace("password_file: pw", "password_env: AD_PW")
     cfg = config.load(write(tmp, body), CHECKS, environ={"AD_PW": "x" + PASSWORD})
-    assert cfg.domains[0].bind.password.reveal() == "x" + PASSWORD
+    password = cfg.domains[0].bind.password
+    assert password is not None and password.reveal() == "x" + PASSWORD
     assert "environment variable AD_PW" == cfg.domains[0].bind.password_source
 
 
@@ -79,19 +87,40 @@ def test_password_from_environment(tmp: Path) -> None:
         (MINIMAL + "    tls: {mode: none}\n", "domains[0].tls: mode 'none' sends the bind password in clear text"),
         (MINIMAL + "    intervals: {time: soon}\n", "domains[0].intervals.time: must be a duration"),
         (MINIMAL + "    intervals: {tim: 5m}\n", "domains[0].intervals.tim: unknown key"),
-        (MINIMAL + "    intervals: {time: 30s}\n    timeouts: {time: 1m}\n", "timeout 60s is longer than the check's interval 30s"),
+        (
+            MINIMAL + "    intervals: {time: 30s}\n    timeouts: {time: 1m}\n",
+            "timeout 60s is longer than the check's interval 30s",
+        ),
         (MINIMAL + "    ldap: {port: 70000}\n", "domains[0].ldap.port: must be at most 65535"),
         (MINIMAL + "    ldap: {port: '636'}\n", "domains[0].ldap.port: must be a whole number, got a string"),
         (MINIMAL + "    dns_servers: [dc1.lab.example]\n", "domains[0].dns_servers[0]: must be an IP address"),
         (MINIMAL + "    domain_controllers: dc1\n", "domains[0].domain_controllers: must be a list, got a string"),
-        (MINIMAL + "    accounts: {password_age_days: [30, x]}\n", "domains[0].accounts.password_age_days[1]: must be a whole number"),
-        (MINIMAL + "    spn: {expected: [{spn: MSSQLSvc, account: svc}]}\n", "domains[0].spn.expected[0].spn: is not an SPN"),
-        (MINIMAL + "    spn: {expected: [{spn: http/x}]}\n", "domains[0].spn.expected[0]: missing required key 'account'"),
+        (
+            MINIMAL + "    accounts: {password_age_days: [30, x]}\n",
+            "domains[0].accounts.password_age_days[1]: must be a whole number",
+        ),
+        (
+            MINIMAL + "    spn: {expected: [{spn: MSSQLSvc, account: svc}]}\n",
+            "domains[0].spn.expected[0].spn: is not an SPN",
+        ),
+        (
+            MINIMAL + "    spn: {expected: [{spn: http/x}]}\n",
+            "domains[0].spn.expected[0]: missing required key 'account'",
+        ),
         ("domains:\n  - name: lab.example\n", "domains[0]: missing required key 'bind'"),
-        ("domains:\n  - name: 'not a name'\n    bind: {user: u, password_file: pw}\n", "domains[0].name: is not a valid DNS name"),
+        (
+            "domains:\n  - name: 'not a name'\n    bind: {user: u, password_file: pw}\n",
+            "domains[0].name: is not a valid DNS name",
+        ),
         (MINIMAL.replace("password_file: pw", "password_file: nope"), "domains[0].bind.password_file: cannot read"),
-        (MINIMAL.replace("password_file: pw", "password_env: AD_PW_UNSET_XYZ"), "environment variable AD_PW_UNSET_XYZ is not set"),
-        (MINIMAL.replace("      password_file: pw\n", ""), "domains[0].bind: give exactly one of 'password_file' or 'password_env'"),
+        (
+            MINIMAL.replace("password_file: pw", "password_env: AD_PW_UNSET_XYZ"),
+            "environment variable AD_PW_UNSET_XYZ is not set",
+        ),
+        (
+            MINIMAL.replace("      password_file: pw\n", ""),
+            "domains[0].bind: give exactly one of 'password_file' or 'password_env'",
+        ),
         (MINIMAL + MINIMAL.replace("domains:\n", ""), "domains[1].name: domain lab.example is configured twice"),
         ("domains: [\n", "not valid YAML at line"),
     ],
@@ -150,7 +179,10 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (None, "no such file"),
         (MINIMAL + "    colour: blue\n", "domains[0].colour: unknown key"),
         (MINIMAL + "    ldap: {page_size: many}\n", "domains[0].ldap.page_size: must be a whole number"),
-        (MINIMAL.replace("password_file: pw", "password_file: missing.pw"), "domains[0].bind.password_file: cannot read"),
+        (
+            MINIMAL.replace("password_file: pw", "password_file: missing.pw"),
+            "domains[0].bind.password_file: cannot read",
+        ),
         (MINIMAL + "    tls: {mode: none}\n", "set allow_insecure_bind: true"),
     ],
 )

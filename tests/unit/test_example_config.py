@@ -8,6 +8,9 @@ import yaml
 
 from ad_health_exporter import config
 from ad_health_exporter.catalogue import CHECKS
+from ad_health_exporter.checks.accounts.settings import AccountsSettings
+from ad_health_exporter.checks.spn.settings import SpnSettings
+from support.builders import settings_of
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "ad-health-exporter.example.yml"
 
@@ -23,5 +26,5 @@ def test_example_is_valid(tmp_path: Path) -> None:
     cfg = config.parse(data, CHECKS, base=tmp_path)
     (d,) = cfg.domains
     assert d.name == "corp.example.com" and d.tls.mode == "ldaps"
-    assert d.settings["accounts"].watched_computers == ("FS01", "SQL01")
-    assert [e.account for e in d.settings["spn"].expected] == ["svc-sql", "FS01$"]
+    assert settings_of(d, "accounts", AccountsSettings).watched_computers == ("FS01", "SQL01")
+    assert [e.account for e in settings_of(d, "spn", SpnSettings).expected] == ["svc-sql", "FS01$"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -93,7 +93,7 @@ def test_worked_example_byte_for_byte() -> None:
     assert record.type_name == "A"
     assert not record.is_static
     assert record.timestamp_unix == 1704067200
-    assert datetime.fromtimestamp(record.timestamp_unix, timezone.utc) == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert datetime.fromtimestamp(record.timestamp_unix, UTC) == datetime(2024, 1, 1, tzinfo=UTC)
     assert encode_dns_record(TYPE_A, bytes([10, 0, 0, 11]), serial=16, ttl=600, timestamp=3707928) == WORKED_EXAMPLE
 
 
@@ -153,7 +153,9 @@ def test_srv_port_priority_weight_are_big_endian() -> None:
     assert record.data == SrvData(priority=258, weight=772, port=3389, target="gc.lab.example")
 
 
-@pytest.mark.parametrize(("record_type", "name"), [(TYPE_MX, "MX"), (TYPE_ZERO, "ZERO"), (99, "TYPE99"), (0xFF00, "TYPE65280")])
+@pytest.mark.parametrize(
+    ("record_type", "name"), [(TYPE_MX, "MX"), (TYPE_ZERO, "ZERO"), (99, "TYPE99"), (0xFF00, "TYPE65280")]
+)
 def test_other_types_are_kept_raw(record_type: int, name: str) -> None:
     payload = b"\x00\x0a\x04mail\x00anything"
     record = decode_dns_record(encode_dns_record(record_type, payload))
@@ -171,7 +173,8 @@ def test_header_fields() -> None:
 
 
 def test_accepts_bytearray_and_memoryview() -> None:
-    assert decode_dns_record(bytearray(WORKED_EXAMPLE)) == decode_dns_record(memoryview(WORKED_EXAMPLE))
+    from_bytearray = decode_dns_record(bytearray(WORKED_EXAMPLE))  # type: ignore[arg-type]  # any buffer decodes; typed bytes
+    assert from_bytearray == decode_dns_record(memoryview(WORKED_EXAMPLE))  # type: ignore[arg-type]  # any buffer decodes; typed bytes
 
 
 # --- timestamps --------------------------------------------------------------------------------
@@ -183,7 +186,7 @@ def test_dns_timestamp_to_unix() -> None:
     assert dns_timestamp_to_unix(0xFFFFFFFF) == 0xFFFFFFFF * 3600 - 11644473600
     for bad in (-1, 2**32, True, 1.0):
         with pytest.raises(DecodeError, match="TimeStamp"):
-            dns_timestamp_to_unix(bad)  # type: ignore[arg-type]
+            dns_timestamp_to_unix(bad)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
 
 
 # --- rejected values ----------------------------------------------------------------------------
@@ -217,9 +220,9 @@ def _name_value(raw_name: bytes, record_type: int = TYPE_CNAME) -> bytes:
         (encode_dns_record(TYPE_SRV, srv_data(1, 2, 3, "x") + b"\x01"), ("stray bytes after the SRV",)),
     ],
 )
-def test_rejected_values(value: bytes, fragments: tuple[str, ...]) -> None:
+def test_rejected_values(value: bytes | str, fragments: tuple[str, ...]) -> None:
     with pytest.raises(DecodeError) as caught:
-        decode_dns_record(value)  # type: ignore[arg-type]
+        decode_dns_record(value)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
     message = str(caught.value)
     assert message.startswith("dnsRecord")
     for fragment in fragments:
@@ -234,7 +237,9 @@ def test_error_offsets_point_into_the_whole_value() -> None:
 
 # --- properties ---------------------------------------------------------------------------------
 
-_label = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd")) | st.sampled_from("-_"), min_size=1, max_size=20)
+_label = st.text(
+    st.characters(whitelist_categories=("Ll", "Lu", "Nd")) | st.sampled_from("-_"), min_size=1, max_size=20
+)
 _host = st.lists(_label, min_size=1, max_size=5).map(".".join).filter(lambda n: len(encode_count_name(n)) < 250)
 _u16 = st.integers(0, 0xFFFF)
 _u32 = st.integers(0, 0xFFFFFFFF)

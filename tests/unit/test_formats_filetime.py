@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +27,7 @@ from ad_health_exporter.formats.filetime import (
 )
 
 FUZZ = settings(max_examples=300, deadline=None)
-UTC = timezone.utc
+UTC = UTC
 # 2022-04-18T13:27:42Z
 SAMPLE_UNIX = 1650288462
 SAMPLE_FILETIME = 132947620620000000
@@ -107,7 +107,7 @@ def test_malformed_text_is_rejected(text: str | bytes) -> None:
 @pytest.mark.parametrize("value", [True, 1.5, None, [1]])
 def test_non_integers_are_rejected(value: object) -> None:
     with pytest.raises(DecodeError, match="FILETIME"):
-        decode_filetime(value)  # type: ignore[arg-type]
+        decode_filetime(value)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
 
 
 def test_convenience_functions_hide_sentinels() -> None:
@@ -131,7 +131,7 @@ def test_unix_to_filetime() -> None:
 )
 def test_unix_to_filetime_rejects_out_of_range(seconds: object) -> None:
     with pytest.raises(DecodeError, match="Unix time"):
-        unix_to_filetime(seconds)  # type: ignore[arg-type]
+        unix_to_filetime(seconds)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
 
 
 def test_datetime_to_filetime() -> None:
@@ -193,13 +193,13 @@ def test_dstime() -> None:
 @pytest.mark.parametrize(("raw", "fragment"), [(-1, "negative"), (2**63, "64-bit"), ("x", "decimal")])
 def test_dstime_rejects(raw: object, fragment: str) -> None:
     with pytest.raises(DecodeError, match=fragment):
-        dstime_to_unix(raw)  # type: ignore[arg-type]
+        dstime_to_unix(raw)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
 
 
 @pytest.mark.parametrize("seconds", [-EPOCH_DELTA_SECONDS - 1, 2**63, 1.0, True])
 def test_unix_to_dstime_rejects(seconds: object) -> None:
     with pytest.raises(DecodeError):
-        unix_to_dstime(seconds)  # type: ignore[arg-type]
+        unix_to_dstime(seconds)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
 
 
 @FUZZ

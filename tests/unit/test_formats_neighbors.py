@@ -5,8 +5,9 @@ from __future__ import annotations
 import struct
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -141,7 +142,9 @@ def test_xml_and_blob_and_repsfrom_agree_on_shared_fields() -> None:
     reps_value = bytes.fromhex(
         " ".join(line for line in (DATA / "repsfrom_v2_samba.hex").read_text().splitlines() if not line.startswith("#"))
     )
-    reps_value = reps_value[:0x0C] + struct.pack("<I", 4) + reps_value[0x10:0x20] + struct.pack("<I", 8524) + reps_value[0x24:]
+    reps_value = (
+        reps_value[:0x0C] + struct.pack("<I", 4) + reps_value[0x10:0x20] + struct.pack("<I", 8524) + reps_value[0x24:]
+    )
     reps = decode_reps_from(reps_value, naming_context=NC)
     assert xml == blob
     shared = (
@@ -230,7 +233,9 @@ def test_xml_optional_elements_may_be_missing_or_empty() -> None:
 
 
 def test_xml_braced_guid() -> None:
-    assert parse_neighbor_xml(neighbor_xml(uuidSourceDsaObjGuid="{" + str(SOURCE).upper() + "}")).source_dsa_guid == SOURCE
+    assert (
+        parse_neighbor_xml(neighbor_xml(uuidSourceDsaObjGuid="{" + str(SOURCE).upper() + "}")).source_dsa_guid == SOURCE
+    )
 
 
 def _xml_error(value: str | bytes, *fragments: str) -> None:
@@ -251,7 +256,8 @@ def _xml_error(value: str | bytes, *fragments: str) -> None:
 )
 def test_xml_required_elements(name: str) -> None:
     _xml_error(neighbor_xml(omit=(name,)), name, "missing")
-    _xml_error(neighbor_xml(**{name: "  "}), name, "empty")
+    blank: dict[str, Any] = {name: "  "}
+    _xml_error(neighbor_xml(**blank), name, "empty")
 
 
 @pytest.mark.parametrize(
@@ -273,7 +279,7 @@ def test_xml_required_elements(name: str) -> None:
         ({"ftimeLastSyncSuccess": "0000-01-01T00:00:00Z"}, ("not a valid time",)),
     ],
 )
-def test_xml_bad_field_values(overrides: dict[str, str], fragments: tuple[str, ...]) -> None:
+def test_xml_bad_field_values(overrides: dict[str, Any], fragments: tuple[str, ...]) -> None:
     _xml_error(neighbor_xml(**overrides), *fragments)
 
 
@@ -290,7 +296,7 @@ def test_xml_structure_errors() -> None:
     _xml_error(b"\xff<DS_REPL_NEIGHBOR/>", "not valid UTF-8")
     _xml_error("<DS_REPL_NEIGHBOR>" + " " * 70_000 + "</DS_REPL_NEIGHBOR>", "over the 65536 limit")
     with pytest.raises(DecodeError, match="expected text or bytes"):
-        parse_neighbor_xml(42)  # type: ignore[arg-type]
+        parse_neighbor_xml(42)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
 
 
 def test_xml_dtds_and_entities_are_refused_before_expansion() -> None:
@@ -347,12 +353,12 @@ def test_blob_string_terminator_on_utf16_boundary_and_odd_offset() -> None:
 
 def test_blob_accepts_bytearray() -> None:
     value = encode_neighbor_blob()
-    assert decode_neighbor_blob(bytearray(value)) == decode_neighbor_blob(value)
+    assert decode_neighbor_blob(bytearray(value)) == decode_neighbor_blob(value)  # type: ignore[arg-type]  # any buffer decodes; typed bytes
 
 
 def _blob_error(value: object, *fragments: str) -> DecodeError:
     with pytest.raises(DecodeError) as caught:
-        decode_neighbor_blob(value)  # type: ignore[arg-type]
+        decode_neighbor_blob(value)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
     message = str(caught.value)
     assert message.startswith("DS_REPL_NEIGHBORW_BLOB")
     for fragment in fragments:
@@ -374,7 +380,7 @@ def test_blob_errors() -> None:
     _blob_error(encode_neighbor_blob(last_success=FILETIME_NEVER - 1), "ftimeLastSyncSuccess", "9999")
 
 
-_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60)
+_text = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=60)
 
 
 @FUZZ
@@ -411,7 +417,7 @@ _xml_safe = st.text(
 def test_xml_round_trip(
     naming_context: str, address: str, source: uuid.UUID, result: int, failures: int, when: int
 ) -> None:
-    stamp = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=when)
+    stamp = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=when)
     iso = f"{stamp.year:04d}-{stamp:%m-%dT%H:%M:%S}Z"
     link = parse_neighbor_xml(
         neighbor_xml(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import struct
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -90,7 +91,8 @@ def read_hex(name: str) -> bytes:
 
 
 def lab_capture_values(name: str) -> list[bytes]:
-    """The repsFrom values of a lab capture (destination DC, NC head, hex a line), as the replication check's tests read them."""
+    """The repsFrom values of a lab capture (destination DC, NC head, hex a line), as the replication check's tests
+    read them."""
     values = []
     for line in (DATA / name).read_text().splitlines():
         if line.startswith("#") or not line.strip():
@@ -115,8 +117,8 @@ def test_v2_sample_with_windows_figures() -> None:
     assert link.version == 2
     assert link.replica_flags == ReplicaFlags.WRIT_REP | ReplicaFlags.INIT_SYNC | ReplicaFlags.PER_SYNC
     assert link.last_success == 1650288462
-    assert datetime.fromtimestamp(link.last_success, timezone.utc) == datetime(
-        2022, 4, 18, 13, 27, 42, tzinfo=timezone.utc
+    assert datetime.fromtimestamp(link.last_success, UTC) == datetime(
+        2022, 4, 18, 13, 27, 42, tzinfo=UTC
     )
     assert link.last_attempt == 1650288462
     assert link.consecutive_failures == 0
@@ -218,7 +220,11 @@ def test_result_is_unsigned_32_bit_and_flags_keep_unknown_bits() -> None:
 
 def test_accepts_bytearray_and_memoryview() -> None:
     value = encode_reps_from()
-    assert decode_reps_from(bytearray(value)) == decode_reps_from(memoryview(value)) == decode_reps_from(value)
+    assert (
+        decode_reps_from(bytearray(value))  # type: ignore[arg-type]  # any buffer decodes; typed bytes
+        == decode_reps_from(memoryview(value))  # type: ignore[arg-type]  # any buffer decodes; typed bytes
+        == decode_reps_from(value)
+    )
 
 
 # --- rejected values ----------------------------------------------------------------------------
@@ -226,7 +232,7 @@ def test_accepts_bytearray_and_memoryview() -> None:
 
 def _expect_error(value: object, *fragments: str) -> DecodeError:
     with pytest.raises(DecodeError) as caught:
-        decode_reps_from(value)  # type: ignore[arg-type]
+        decode_reps_from(value)  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
     message = str(caught.value)
     assert message.startswith("repsFrom")
     for fragment in fragments:
@@ -313,13 +319,14 @@ def test_rejects_bad_v2_address(other_info: bytes, fragments: tuple[str, ...]) -
 
 @pytest.mark.parametrize(("field", "offset"), [("last_success", 0x10), ("last_attempt", 0x18)])
 def test_rejects_negative_times_naming_the_field(field: str, offset: int) -> None:
-    error = _expect_error(encode_reps_from(**{field: -5}), field, "negative")
+    fields: dict[str, Any] = {field: -5}
+    error = _expect_error(encode_reps_from(**fields), field, "negative")
     assert (error.field, error.offset) == (field, offset)
 
 
 # --- properties ---------------------------------------------------------------------------------
 
-_names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80)
+_names = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=80)
 _u32 = st.integers(0, 2**32 - 1)
 _dstime = st.integers(0, 2**63 - 1)
 _usn = st.integers(-(2**63), 2**63 - 1)

@@ -80,7 +80,7 @@ def test_parse_rejects(text: str, fragment: str) -> None:
 
 def test_parse_rejects_non_text_and_truncates_long_values_in_messages() -> None:
     with pytest.raises(DecodeError, match="expected text"):
-        parse_spn(b"HOST/x")  # type: ignore[arg-type]
+        parse_spn(b"HOST/x")  # type: ignore[arg-type]  # wrong type on purpose: it is rejected
     with pytest.raises(DecodeError) as caught:
         parse_spn("x" * 10_000)
     assert len(str(caught.value)) < 400
@@ -174,9 +174,9 @@ def test_duplicate_counting_recipe_from_the_docstring() -> None:
 
 # --- properties ---------------------------------------------------------------------------------
 
-_part = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/:[]"), min_size=1, max_size=20).filter(
-    str.strip
-)
+_part = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="/:[]"), min_size=1, max_size=20
+).filter(str.strip)
 
 
 @FUZZ
@@ -198,7 +198,9 @@ def test_parse_raises_only_decode_error(text: str) -> None:
 
 
 @FUZZ
-@given(st.lists(st.one_of(st.text(max_size=40), st.text(alphabet="=, aBc", max_size=20)), max_size=5), st.text(max_size=30))
+@given(
+    st.lists(st.one_of(st.text(max_size=40), st.text(alphabet="=, aBc", max_size=20)), max_size=5), st.text(max_size=30)
+)
 def test_parse_mappings_raises_only_decode_error(values: list[str], spn_text: str) -> None:
     try:
         mappings = parse_spn_mappings(values)

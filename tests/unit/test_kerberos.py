@@ -12,9 +12,9 @@ import pytest
 
 from ad_health_exporter import config
 from ad_health_exporter.catalogue import CHECKS
+from ad_health_exporter.config import ConfigError
 from ad_health_exporter.formats import keytab as kerberos
 from ad_health_exporter.ldap import kerberos as ldap_kerberos
-from ad_health_exporter.config import ConfigError
 
 
 def counted(text: str | bytes) -> bytes:
@@ -97,25 +97,46 @@ def test_gssapi_bind_config(tmp_path: Path) -> None:
     assert cfg.domains[0].bind.user == "monitor@LAB.EXAMPLE" and cfg.domains[0].tls.mode == "ldaps"
     # Simple stays the default.
     (tmp_path / "pw").write_text("secret\n")
-    assert config.parse(domain({"user": "u@lab.example", "password_file": "pw"}), CHECKS, base=tmp_path).domains[0].bind.method == "simple"
+    assert (
+        config.parse(domain({"user": "u@lab.example", "password_file": "pw"}), CHECKS, base=tmp_path)
+        .domains[0]
+        .bind.method
+        == "simple"
+    )
 
 
 @pytest.mark.parametrize(
     ("bind", "tls", "message"),
     [
-        ({"method": "gssapi", "keytab": "monitor.keytab"}, {"mode": "none", "allow_insecure_bind": True},
-         "domains[0].tls.mode: bind method gssapi needs ldaps or starttls"),
+        (
+            {"method": "gssapi", "keytab": "monitor.keytab"},
+            {"mode": "none", "allow_insecure_bind": True},
+            "domains[0].tls.mode: bind method gssapi needs ldaps or starttls",
+        ),
         ({"method": "gssapi"}, None, "domains[0].bind: method gssapi needs 'keytab'"),
         ({"method": "gssapi", "keytab": "missing.keytab"}, None, "domains[0].bind.keytab: cannot read"),
         ({"method": "gssapi", "keytab": "pw"}, None, "domains[0].bind.keytab: cannot read"),
-        ({"method": "gssapi", "keytab": "monitor.keytab", "principal": "admin@LAB.EXAMPLE"}, None,
-         "domains[0].bind.principal: ") ,
+        (
+            {"method": "gssapi", "keytab": "monitor.keytab", "principal": "admin@LAB.EXAMPLE"},
+            None,
+            "domains[0].bind.principal: ",
+        ),
         ({"method": "gssapi", "keytab": "two.keytab"}, None, "holds several principals"),
-        ({"method": "gssapi", "keytab": "monitor.keytab", "password_file": "pw"}, None,
-         "domains[0].bind.password_file: is for method simple"),
-        ({"method": "simple", "user": "u", "password_file": "pw", "keytab": "monitor.keytab"}, None,
-         "domains[0].bind.keytab: is for method gssapi"),
-        ({"method": "ntlm", "user": "u", "password_file": "pw"}, None, "domains[0].bind.method: must be simple or gssapi"),
+        (
+            {"method": "gssapi", "keytab": "monitor.keytab", "password_file": "pw"},
+            None,
+            "domains[0].bind.password_file: is for method simple",
+        ),
+        (
+            {"method": "simple", "user": "u", "password_file": "pw", "keytab": "monitor.keytab"},
+            None,
+            "domains[0].bind.keytab: is for method gssapi",
+        ),
+        (
+            {"method": "ntlm", "user": "u", "password_file": "pw"},
+            None,
+            "domains[0].bind.method: must be simple or gssapi",
+        ),
     ],
 )
 def test_gssapi_bind_errors(tmp_path: Path, bind: dict, tls: dict | None, message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import ldap3
@@ -116,7 +117,9 @@ def test_done_with_referral_and_other_controls_first() -> None:
 def test_reference_and_extended_response() -> None:
     ref = message(5, tlv(0x73, tlv(0x04, b"ldap://a/DC=x") + tlv(0x04, b"ldap://b/DC=x")))
     assert ber.decode_reference(ref) == ("ldap://a/DC=x", "ldap://b/DC=x")
-    notice = message(0, tlv(0x78, result_content(52, "shutting down") + tlv(0x8A, ber.NOTICE_OF_DISCONNECTION_OID.encode())))
+    notice = message(
+        0, tlv(0x78, result_content(52, "shutting down") + tlv(0x8A, ber.NOTICE_OF_DISCONNECTION_OID.encode()))
+    )
     ext = ber.decode_extended(notice)
     assert (ext.result_code, ext.diagnostic, ext.name) == (52, "shutting down", ber.NOTICE_OF_DISCONNECTION_OID)
 
@@ -139,7 +142,14 @@ def test_frame_end_waits_for_a_whole_message() -> None:
         (b"\x31\x03\x02\x01\x01", "LDAPMessage"),  # not a SEQUENCE
         (message(1, entry_op("CN=a", []))[:-1], "runs past"),
         (tlv(0x30, integer(0x02, 1) + tlv(0x64, tlv(0x02, b"\x01"))), "objectName"),
-        (tlv(0x30, integer(0x02, 1) + tlv(0x64, tlv(0x04, b"x") + tlv(0x30, tlv(0x30, tlv(0x04, b"cn") + tlv(0x31, tlv(0x02, b"\x01")))))), "value of cn"),
+        (
+            tlv(
+                0x30,
+                integer(0x02, 1)
+                + tlv(0x64, tlv(0x04, b"x") + tlv(0x30, tlv(0x30, tlv(0x04, b"cn") + tlv(0x31, tlv(0x02, b"\x01"))))),
+            ),
+            "value of cn",
+        ),
         (b"\x30\x80\x02\x01\x01", "indefinite"),
         (b"\x30\x85\x00\x00\x00\x00\x01", "5 octets"),
         (tlv(0x30, integer(0x02, 1)), "protocolOp"),
@@ -304,6 +314,7 @@ def test_stopping_early_leaves_the_connection_usable() -> None:
     dc = FakeDC(make_entries(30))
     conn = dc.client()
     stream = paged_search(conn, "DC=lab,DC=example", "(objectClass=*)", [], page_size=10)
+    assert isinstance(stream, Generator)  # typed an Iterator; a generator can be closed early
     for _ in range(3):
         next(stream)
     stream.close()

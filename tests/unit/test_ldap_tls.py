@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ad_health_exporter.config import BindConfig, DomainConfig, LdapConfig, Secret, TlsConfig
+from ad_health_exporter.config import LdapConfig, TlsConfig
 from ad_health_exporter.ldap import Directory, LdapError
-from testpki import TestCA
+from support.builders import domain_config
+from support.pki import TestCA
 
 
 class TlsListener:
@@ -53,13 +54,8 @@ def listener(tmp_path: Path):
 
 
 def directory(ca: Path, port: int) -> Directory:
-    domain = DomainConfig(
-        name="lab.example",
-        bind=BindConfig("monitor@lab.example", Secret("x"), "test"),
-        tls=TlsConfig(mode="ldaps", ca_file=ca),
-        ldap=LdapConfig(port=port, connect_timeout=3, receive_timeout=3),
-    )
-    return Directory(domain)
+    return Directory(domain_config(tls=TlsConfig(mode="ldaps", ca_file=ca),
+                                   ldap=LdapConfig(port=port, connect_timeout=3, receive_timeout=3)))
 
 
 def test_certificate_of_the_named_dc_passes_the_handshake(listener) -> None:

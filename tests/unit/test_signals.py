@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ad_health_exporter.version import VERSION
+from support.exporter import run_cli, start_exporter
 
 PASSWORD = "reload-test-password-91"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(path: Path, domain: str, password_file: Path) -> Path:
@@ -38,52 +28,8 @@ def write_config(path: Path, domain: str, password_file: Path) -> Path:
     return path
 
 
-class Proc:
-    def __init__(self, tmp_path: Path, config: Path) -> None:
-        self.port = free_port()
-        self.log_path = tmp_path / "exporter.log"
-        self._log = self.log_path.open("w")
-        self.p = subprocess.Popen(
-            [sys.executable, "-m", "ad_health_exporter", "--config.file", str(config),
-             "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "debug"],
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
-        self.wait_for(lambda: self.get("/-/healthy")[0] == 200, "listening")
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except (urllib.error.URLError, ConnectionError):
-            return 0, ""
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for(self, predicate, what: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.p.poll() is None, f"exporter exited: {self.log()}"
-            if predicate():
-                return
-            time.sleep(0.1)
-        pytest.fail(f"timed out waiting for {what}; log:\n{self.log()[-3000:]}")
-
-    def stop(self) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                return self.p.wait(15)
-            finally:
-                if self.p.poll() is None:
-                    self.p.kill()
-        return self.p.returncode
-
-
 def test_version_flag() -> None:
-    proc = subprocess.run([sys.executable, "-m", "ad_health_exporter", "--version"], capture_output=True, text=True, timeout=30)
+    proc = run_cli("--version", timeout=30)
     assert proc.returncode == 0 and proc.stdout.strip() == f"ad-health-exporter {VERSION}"
 
 
@@ -91,15 +37,15 @@ def test_sighup_reload_and_sigterm(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text(PASSWORD + "\n")
     config = write_config(tmp_path / "config.yml", "one.example", pw)
-    proc = Proc(tmp_path, config)
+    proc = start_exporter(config, tmp_path / "exporter.log")
     try:
-        proc.wait_for(lambda: 'domain="one.example"' in proc.get("/metrics")[1], "one.example series")
+        proc.wait_until(lambda: 'domain="one.example"' in proc.get("/metrics")[1], "one.example series")
 
         # An invalid file: the running configuration stays, and the reason is logged in one line.
         config.write_text("domains:\n  - name: two.example\n    bind: {user: x}\n")
-        proc.p.send_signal(signal.SIGHUP)
-        proc.wait_for(lambda: "configuration not reloaded" in proc.log(), "the reload error")
-        line = next(l for l in proc.log().splitlines() if "configuration not reloaded" in l)
+        proc.process.send_signal(signal.SIGHUP)
+        proc.wait_until(lambda: "configuration not reloaded" in proc.log(), "the reload error")
+        line = next(entry for entry in proc.log().splitlines() if "configuration not reloaded" in entry)
         assert "domains[0].bind: give exactly one of 'password_file' or 'password_env'" in line
         body = proc.get("/metrics")[1]
         assert 'domain="one.example"' in body and "two.example" not in body
@@ -107,11 +53,11 @@ def test_sighup_reload_and_sigterm(tmp_path: Path) -> None:
 
         # A valid new file: the new domain is served, the old one is gone.
         write_config(config, "two.example", pw)
-        proc.p.send_signal(signal.SIGHUP)
+        proc.process.send_signal(signal.SIGHUP)
         # The old configuration serves until the new one's checks have run once (at most 30 s).
-        proc.wait_for(lambda: 'domain="two.example"' in proc.get("/metrics")[1], "two.example series", timeout=60)
+        proc.wait_until(lambda: 'domain="two.example"' in proc.get("/metrics")[1], "two.example series", timeout=60)
         assert 'domain="one.example"' not in proc.get("/metrics")[1]
-        proc.wait_for(lambda: "configuration reloaded" in proc.log(), "the reload log line")
+        proc.wait_until(lambda: "configuration reloaded" in proc.log(), "the reload log line")
     finally:
         rc = proc.stop()
     assert rc == 0
@@ -135,9 +81,9 @@ def test_sigterm_while_a_check_is_stuck(tmp_path: Path) -> None:
     data["domains"][0]["ldap"] = {"port": sink.getsockname()[1], "connect_timeout": "5m", "receive_timeout": "5m"}
     data["domains"][0]["intervals"] = {"inventory": "10m"}
     config.write_text(yaml.safe_dump(data))
-    proc = Proc(tmp_path, config)
+    proc = start_exporter(config, tmp_path / "exporter.log")
     try:
-        proc.wait_for(lambda: "ad_exporter_build_info" in proc.get("/metrics")[1], "serving")
+        proc.wait_until(lambda: "ad_exporter_build_info" in proc.get("/metrics")[1], "serving")
         time.sleep(1)  # the inventory run is now stuck in the handshake
         assert "ad_check_success" not in proc.get("/metrics")[1]
         started = time.monotonic()

@@ -5,48 +5,36 @@ from __future__ import annotations
 import threading
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 
 from ad_health_exporter.app import Exporter
-from ad_health_exporter.checks.base import CheckError
-from ad_health_exporter.config import BindConfig, Config, DomainConfig, Secret
-from ad_health_exporter.topology import DomainController, Inventory, Reachability
 from ad_health_exporter.catalogue import CHECKS
-from ad_health_exporter.checks.base import Check
+from ad_health_exporter.checks.base import Check, CheckContext, CheckError
+from ad_health_exporter.config import Config
+from ad_health_exporter.topology import Inventory
+from ad_health_exporter.version import VERSION
 from ad_health_exporter.web.address import parse_listen_address
 from ad_health_exporter.web.pages import App, StatusSource
 from ad_health_exporter.web.server import Server
-from ad_health_exporter.version import VERSION
-import uuid
+from support.builders import dc, domain_config, inventory
 
 PASSWORD = "do-not-show-me"
 
 
-def domain_config() -> DomainConfig:
-    return DomainConfig(name="lab.example", bind=BindConfig("monitor@lab.example", Secret(PASSWORD), "file pw"))
-
-
-def fake_inventory(ctx) -> Inventory:
-    dc = DomainController(
-        host="dc1.lab.example", name="DC1", site="Site-A", dsa_guid=uuid.UUID(int=1), dsa_dn="CN=NTDS Settings,CN=DC1",
-        server_dn="CN=DC1", computer_dn=None, global_catalog=True, read_only=False, pdc=True,
-    )
-    dc2 = DomainController(
-        host="dc2.lab.example", name="DC2", site="Site-B", dsa_guid=uuid.UUID(int=2), dsa_dn="CN=NTDS Settings,CN=DC2",
-        server_dn="CN=DC2", computer_dn=None, global_catalog=False, read_only=True, pdc=False,
-    )
-    return Inventory(
-        domain="lab.example", forest="lab.example", domain_dn="DC=lab,DC=example", forest_dn="DC=lab,DC=example",
-        configuration_dn="CN=Configuration,DC=lab,DC=example", schema_dn="CN=Schema", domain_controllers=(dc, dc2),
-        reachability={"dc1.lab.example": Reachability(True), "dc2.lab.example": Reachability(False, "refused")},
+def fake_inventory(ctx: CheckContext[Any]) -> Inventory:
+    return inventory(
+        dc("dc1.lab.example", site="Site-A", pdc=True),
+        dc("dc2.lab.example", site="Site-B", gc=False, rodc=True),
+        down={"dc2.lab.example": "refused"},
     )
 
 
 @pytest.fixture
 def served(request):
     gate = threading.Event()
-    inv_def = Check(
+    inv_def: Check[Any, Inventory] = Check(
         name="inventory", interval=60.0, run=lambda ctx: (gate.wait(10), fake_inventory(ctx))[1],
         series=CHECKS[0].series, findings=CHECKS[0].findings, summary=CHECKS[0].summary, needs_inventory=False,
     )
@@ -56,8 +44,11 @@ def served(request):
 
     other = Check(name="spn", interval=900.0, run=broken, series=lambda d, r: [], findings=lambda r: [],
                   summary=lambda r: [])
-    exporter = Exporter(Config(domains=(domain_config(),)), checks=(inv_def, other))
-    server = Server(App(exporter.prometheus_registry, StatusSource(exporter.store), VERSION), parse_listen_address("127.0.0.1:0"))
+    exporter = Exporter(Config(domains=(domain_config(password=PASSWORD, password_source="file pw"),)),
+                        checks=(inv_def, other))
+    server = Server(
+        App(exporter.prometheus_registry, StatusSource(exporter.store), VERSION), parse_listen_address("127.0.0.1:0")
+    )
     server.start()
     exporter.start()
     yield f"http://127.0.0.1:{server.port}", gate, exporter
@@ -92,8 +83,14 @@ def test_endpoints(served) -> None:
         threading.Event().wait(0.05)
     assert get(base + "/-/ready")[:2] == (200, "Ready\n")
     body = get(base + "/metrics")[1]
-    assert 'ad_domain_controller_info{domain="lab.example",domain_controller="dc1.lab.example",global_catalog="true",pdc="true",read_only="false",site="Site-A"} 1.0' in body
-    assert 'ad_domain_controller_info{domain="lab.example",domain_controller="dc2.lab.example",global_catalog="false",pdc="false",read_only="true",site="Site-B"} 1.0' in body
+    assert (
+        'ad_domain_controller_info{domain="lab.example",domain_controller="dc1.lab.example",global_catalog="true",'
+        'pdc="true",read_only="false",site="Site-A"} 1.0' in body
+    )
+    assert (
+        'ad_domain_controller_info{domain="lab.example",domain_controller="dc2.lab.example",global_catalog="false",'
+        'pdc="false",read_only="true",site="Site-B"} 1.0' in body
+    )
     assert 'ad_domain_controller_up{domain="lab.example",domain_controller="dc2.lab.example"} 0.0' in body
     assert 'ad_check_success{check="inventory",domain="lab.example"} 1.0' in body
     assert 'ad_check_success{check="spn",domain="lab.example"} 0.0' in body
@@ -117,7 +114,12 @@ def test_post_refused(served) -> None:
 
 @pytest.mark.parametrize(
     ("text", "host", "port"),
-    [(":10088", "0.0.0.0", 10088), ("127.0.0.1:9", "127.0.0.1", 9), ("[::1]:10088", "::1", 10088), ("localhost:1", "localhost", 1)],
+    [
+        (":10088", "0.0.0.0", 10088),
+        ("127.0.0.1:9", "127.0.0.1", 9),
+        ("[::1]:10088", "::1", 10088),
+        ("localhost:1", "localhost", 1),
+    ],
 )
 def test_listen_address(text: str, host: str, port: int) -> None:
     addr = parse_listen_address(text)

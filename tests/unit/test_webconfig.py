@@ -11,13 +11,19 @@ import pytest
 import yaml
 
 from ad_health_exporter.web.basic_auth import BasicAuth
-from ad_health_exporter.web.settings import WebConfigError, bcrypt_cost, load
+from ad_health_exporter.web.settings import TlsServerConfig, WebConfig, WebConfigError, bcrypt_cost, load
 from ad_health_exporter.web.tls import ssl_context
-from testpki import TestCA
+from support.pki import TestCA
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 HASH_10 = bcrypt.hashpw(b"scrape-secret", bcrypt.gensalt(10)).decode()
 
+
+
+def tls_of(cfg: WebConfig) -> TlsServerConfig:
+    """The TLS section of a file that has one."""
+    assert cfg.tls is not None, "no tls_server_config"
+    return cfg.tls
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
@@ -45,21 +51,27 @@ def test_full_config_parses(tmp_path: Path, pki) -> None:
     ca, _ = pki
     data = {
         "tls_server_config": tls_block(
-            pki, client_auth_type="RequireAndVerifyClientCert", client_ca_file=str(ca.cert),
-            client_allowed_sans=["prometheus.example"], min_version="TLS13",
+            pki,
+            client_auth_type="RequireAndVerifyClientCert",
+            client_ca_file=str(ca.cert),
+            client_allowed_sans=["prometheus.example"],
+            min_version="TLS13",
             cipher_suites=["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"],
         ),
-        "http_server_config": {"http2": False, "headers": {"X-Frame-Options": "deny", "Strict-Transport-Security": "max-age=31536000"}},
+        "http_server_config": {
+            "http2": False,
+            "headers": {"X-Frame-Options": "deny", "Strict-Transport-Security": "max-age=31536000"},
+        },
         "basic_auth_users": {"prometheus": HASH_10},
     }
     cfg = load(write(tmp_path, data))
-    assert cfg.tls.client_auth_type == "RequireAndVerifyClientCert"
-    assert cfg.tls.min_version == "TLS13" and cfg.tls.max_version == "TLS13"
-    assert cfg.tls.cipher_suites == ("ECDHE-RSA-AES128-GCM-SHA256",)  # TLS 1.3 names are not configurable
-    assert cfg.tls.client_allowed_sans == ("prometheus.example",)
+    assert tls_of(cfg).client_auth_type == "RequireAndVerifyClientCert"
+    assert tls_of(cfg).min_version == "TLS13" and tls_of(cfg).max_version == "TLS13"
+    assert tls_of(cfg).cipher_suites == ("ECDHE-RSA-AES128-GCM-SHA256",)  # TLS 1.3 names are not configurable
+    assert tls_of(cfg).client_allowed_sans == ("prometheus.example",)
     assert dict(cfg.headers) == {"X-Frame-Options": "deny", "Strict-Transport-Security": "max-age=31536000"}
     assert set(cfg.users) == {"prometheus"}
-    ctx = ssl_context(cfg.tls)
+    ctx = ssl_context(tls_of(cfg))
     assert ctx.verify_mode.name == "CERT_REQUIRED"
 
 
@@ -68,43 +80,111 @@ def test_relative_paths_are_taken_from_the_file(tmp_path: Path, pki) -> None:
     shutil.copy(server.cert, tmp_path / "c.pem")
     shutil.copy(server.key, tmp_path / "k.pem")
     cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": "c.pem", "key_file": "k.pem"}}))
-    assert cfg.tls.cert_file == tmp_path.resolve() / "c.pem"
-    ssl_context(cfg.tls)
+    assert tls_of(cfg).cert_file == tmp_path.resolve() / "c.pem"
+    ssl_context(tls_of(cfg))
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         ({"tls_server_config": {"cert_file": "x"}}, "tls_server_config: missing key_file"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "min_version": "TLS11"}},
-         "tls_server_config.min_version: TLS11 is too weak"),
+        (
+            {"tls_server_config": {"cert_file": "x", "key_file": "y", "min_version": "TLS11"}},
+            "tls_server_config.min_version: TLS11 is too weak",
+        ),
         ({"tls_server_config": {"cert_file": "x", "key_file": "y", "min_version": "TLS10"}}, "TLS10 is too weak"),
         ({"tls_server_config": {"cert_file": "x", "key_file": "y", "min_version": "SSL3"}}, "must be TLS12 or TLS13"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "min_version": "TLS13", "max_version": "TLS12"}},
-         "max_version: TLS12 is below min_version TLS13"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "cipher_suites": ["TLS_RSA_WITH_AES_128_GCM_SHA256"]}},
-         "cipher_suites[0]: TLS_RSA_WITH_AES_128_GCM_SHA256 is weak"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"]}},
-         "is weak"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "cipher_suites": ["NOPE"]}}, "unknown cipher suite 'NOPE'"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "client_auth_type": "RequireAnyClientCert",
-                                "client_ca_file": "ca"}}, "accepts client certificates without verifying them"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "client_auth_type": "RequestClientCert"}},
-         "without verifying"),
+        (
+            {"tls_server_config": {"cert_file": "x", "key_file": "y", "min_version": "TLS13", "max_version": "TLS12"}},
+            "max_version: TLS12 is below min_version TLS13",
+        ),
+        (
+            {
+                "tls_server_config": {
+                    "cert_file": "x",
+                    "key_file": "y",
+                    "cipher_suites": ["TLS_RSA_WITH_AES_128_GCM_SHA256"],
+                }
+            },
+            "cipher_suites[0]: TLS_RSA_WITH_AES_128_GCM_SHA256 is weak",
+        ),
+        (
+            {
+                "tls_server_config": {
+                    "cert_file": "x",
+                    "key_file": "y",
+                    "cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"],
+                }
+            },
+            "is weak",
+        ),
+        (
+            {"tls_server_config": {"cert_file": "x", "key_file": "y", "cipher_suites": ["NOPE"]}},
+            "unknown cipher suite 'NOPE'",
+        ),
+        (
+            {
+                "tls_server_config": {
+                    "cert_file": "x",
+                    "key_file": "y",
+                    "client_auth_type": "RequireAnyClientCert",
+                    "client_ca_file": "ca",
+                }
+            },
+            "accepts client certificates without verifying them",
+        ),
+        (
+            {"tls_server_config": {"cert_file": "x", "key_file": "y", "client_auth_type": "RequestClientCert"}},
+            "without verifying",
+        ),
         ({"tls_server_config": {"cert_file": "x", "key_file": "y", "client_auth_type": "Sometimes"}}, "must be one of"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "client_auth_type": "RequireAndVerifyClientCert"}},
-         "needs client_ca_file"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "client_ca_file": "ca"}},
-         "client_ca_file: a client CA is set but client_auth_type is NoClientCert"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "client_auth_type": "VerifyClientCertIfGiven",
-                                "client_ca_file": "ca", "client_allowed_sans": ["a"]}},
-         "client_allowed_sans: needs client_auth_type RequireAndVerifyClientCert"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "curve_preferences": ["X25519"]}}, "curve_preferences: is not supported"),
-        ({"tls_server_config": {"cert": "PEM", "key_file": "y"}}, "tls_server_config.cert: inline PEM is not supported"),
-        ({"tls_server_config": {"cert_file": "x", "key_file": "y", "ciphers": []}}, "tls_server_config.ciphers: unknown key"),
+        (
+            {
+                "tls_server_config": {
+                    "cert_file": "x",
+                    "key_file": "y",
+                    "client_auth_type": "RequireAndVerifyClientCert",
+                }
+            },
+            "needs client_ca_file",
+        ),
+        (
+            {"tls_server_config": {"cert_file": "x", "key_file": "y", "client_ca_file": "ca"}},
+            "client_ca_file: a client CA is set but client_auth_type is NoClientCert",
+        ),
+        (
+            {
+                "tls_server_config": {
+                    "cert_file": "x",
+                    "key_file": "y",
+                    "client_auth_type": "VerifyClientCertIfGiven",
+                    "client_ca_file": "ca",
+                    "client_allowed_sans": ["a"],
+                }
+            },
+            "client_allowed_sans: needs client_auth_type RequireAndVerifyClientCert",
+        ),
+        (
+            {"tls_server_config": {"cert_file": "x", "key_file": "y", "curve_preferences": ["X25519"]}},
+            "curve_preferences: is not supported",
+        ),
+        (
+            {"tls_server_config": {"cert": "PEM", "key_file": "y"}},
+            "tls_server_config.cert: inline PEM is not supported",
+        ),
+        (
+            {"tls_server_config": {"cert_file": "x", "key_file": "y", "ciphers": []}},
+            "tls_server_config.ciphers: unknown key",
+        ),
         ({"tls_config": {}}, "tls_config: unknown key; known keys: tls_server_config"),
-        ({"http_server_config": {"headers": {"X-Powered-By": "me"}}}, "http_server_config.headers.X-Powered-By: unknown key"),
-        ({"http_server_config": {"headers": {"X-Frame-Options": "allow"}}}, "X-Frame-Options: must be one of deny, sameorigin"),
+        (
+            {"http_server_config": {"headers": {"X-Powered-By": "me"}}},
+            "http_server_config.headers.X-Powered-By: unknown key",
+        ),
+        (
+            {"http_server_config": {"headers": {"X-Frame-Options": "allow"}}},
+            "X-Frame-Options: must be one of deny, sameorigin",
+        ),
         ({"http_server_config": {"headers": {"X-Content-Type-Options": "sniff"}}}, "must be one of nosniff"),
         ({"http_server_config": {"headers": {"Content-Security-Policy": "a\nb"}}}, "must be one line"),
         ({"http_server_config": {"http2": "yes"}}, "http2: must be true or false"),
@@ -133,14 +213,16 @@ def test_file_problems(tmp_path: Path, pki) -> None:
     other = ca.issue("other")
     cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": str(server.cert), "key_file": str(other.key)}}))
     with pytest.raises(WebConfigError, match="cannot use cert_file .* with key_file .*: key values mismatch"):
-        ssl_context(cfg.tls)
-    cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": str(tmp_path / "nope.pem"), "key_file": str(server.key)}}))
+        ssl_context(tls_of(cfg))
+    cfg = load(
+        write(tmp_path, {"tls_server_config": {"cert_file": str(tmp_path / "nope.pem"), "key_file": str(server.key)}})
+    )
     with pytest.raises(WebConfigError, match="tls_server_config.cert_file: cannot read"):
-        ssl_context(cfg.tls)
+        ssl_context(tls_of(cfg))
     cfg = load(write(tmp_path, {"tls_server_config": tls_block(
         pki, client_auth_type="RequireAndVerifyClientCert", client_ca_file=str(server.key))}))
     with pytest.raises(WebConfigError, match="client_ca_file"):
-        ssl_context(cfg.tls)
+        ssl_context(tls_of(cfg))
 
 
 def test_encrypted_key_is_refused_without_prompting(tmp_path: Path, pki) -> None:
@@ -153,12 +235,12 @@ def test_encrypted_key_is_refused_without_prompting(tmp_path: Path, pki) -> None
                                          serialization.BestAvailableEncryption(b"pass")))
     cfg = load(write(tmp_path, {"tls_server_config": {"cert_file": str(server.cert), "key_file": str(locked)}}))
     with pytest.raises(WebConfigError, match="encrypted with a passphrase"):
-        ssl_context(cfg.tls)
+        ssl_context(tls_of(cfg))
 
 
 def test_default_ciphers_are_forward_secret_aead_only(tmp_path: Path, pki) -> None:
     cfg = load(write(tmp_path, {"tls_server_config": tls_block(pki)}))
-    ctx = ssl_context(cfg.tls)
+    ctx = ssl_context(tls_of(cfg))
     tls12 = [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.2"]
     assert tls12 and all(n.startswith("ECDHE-") and ("GCM" in n or "CHACHA20" in n) for n in tls12), tls12
     assert ctx.minimum_version.name == "TLSv1_2"
@@ -226,7 +308,7 @@ def test_shipped_examples_pass_promtool_and_our_parser(tmp_path: Path, pki, name
     proc = subprocess.run(["promtool", "check", "web-config", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cfg = load(path)
-    ssl_context(cfg.tls)
+    ssl_context(tls_of(cfg))
     if "basic_auth_users" in data:
         # The example's hash is of the password its comment names.
         assert BasicAuth(cfg.users).check(basic("prometheus", "change-me")) == "prometheus"

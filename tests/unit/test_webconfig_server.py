@@ -19,22 +19,15 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
 from ad_health_exporter import cli
+from ad_health_exporter.runtime.store import ResultStore
 from ad_health_exporter.web.address import parse_listen_address
 from ad_health_exporter.web.live import WebConfigSource
-from ad_health_exporter.web.pages import App
+from ad_health_exporter.web.pages import App, StatusSource
 from ad_health_exporter.web.server import Server
-from testpki import TestCA
+from support.pki import TestCA
 
 PASSWORD = "scrape-secret-7d1f"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
-
-
-class _Status:
-    def waiting(self):
-        return []
-
-    def rows(self):
-        return []
 
 
 class _Slow:
@@ -69,7 +62,7 @@ def serve(web_file: Path | None, registry: CollectorRegistry | None = None):
     if registry is None:
         registry = CollectorRegistry()
         registry.register(_Slow(0))
-    server = Server(App(registry, _Status(), "1.2.3"), parse_listen_address("127.0.0.1:0"), web)
+    server = Server(App(registry, StatusSource(ResultStore(())), "1.2.3"), parse_listen_address("127.0.0.1:0"), web)
     server.start()
     return server
 
@@ -86,7 +79,9 @@ def client_context(pki, cert: str | None = None) -> ssl.SSLContext:
     return ctx
 
 
-def request(port: int, path: str = "/metrics", *, ctx: ssl.SSLContext | None = None, auth: tuple[str, str] | None = None):
+def request(
+    port: int, path: str = "/metrics", *, ctx: ssl.SSLContext | None = None, auth: tuple[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
     conn = (http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10) if ctx
             else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
     headers = {}
@@ -101,8 +96,13 @@ def request(port: int, path: str = "/metrics", *, ctx: ssl.SSLContext | None = N
 
 
 def test_tls_with_test_ca(tmp_path: Path, pki) -> None:
-    web = write(tmp_path / "web.yml", {"tls_server_config": {"cert_file": str(pki["server"].cert), "key_file": str(pki["server"].key)},
-                                       "http_server_config": {"headers": {"X-Content-Type-Options": "nosniff"}}})
+    web = write(
+        tmp_path / "web.yml",
+        {
+            "tls_server_config": {"cert_file": str(pki["server"].cert), "key_file": str(pki["server"].key)},
+            "http_server_config": {"headers": {"X-Content-Type-Options": "nosniff"}},
+        },
+    )
     server = serve(web)
     try:
         status, headers, body = request(server.port, ctx=client_context(pki))
@@ -210,7 +210,10 @@ def test_changes_are_picked_up_and_bad_changes_ignored(tmp_path: Path, pki, capl
     shutil.copy(pki["expired"].cert, cert)
     shutil.copy(pki["expired"].key, key)
     other_hash = bcrypt.hashpw(b"second", bcrypt.gensalt(10)).decode()
-    config = {"tls_server_config": {"cert_file": "tls.crt", "key_file": "tls.key"}, "basic_auth_users": {"prometheus": HASH}}
+    config = {
+        "tls_server_config": {"cert_file": "tls.crt", "key_file": "tls.key"},
+        "basic_auth_users": {"prometheus": HASH},
+    }
     web = write(tmp_path / "web.yml", config)
     server = serve(web)
     ctx = client_context(pki)
@@ -245,7 +248,7 @@ def test_graceful_stop_answers_the_scrape_in_flight() -> None:
     registry.register(_Slow(1.5))
     server = serve(None, registry)
     port = server.port
-    result: dict[str, object] = {}
+    result: dict[str, tuple[int, dict[str, str], str]] = {}
 
     def scrape() -> None:
         result["response"] = request(port)
@@ -302,7 +305,11 @@ def test_check_command_does_not_read_the_web_config(tmp_path: Path, monkeypatch,
             return []
 
     # The checks themselves need a domain; what matters here is that `check` gets to run them.
-    monkeypatch.setattr(cli, "check_once", lambda c: ran.append(c) or NoChecks())
+    def check_once(config: object) -> NoChecks:
+        ran.append(config)
+        return NoChecks()
+
+    monkeypatch.setattr(cli, "check_once", check_once)
     rc = cli.main(["check", "--config.file", str(cfg), "--web.config.file", str(web)])
     assert ran and rc == 0, capsys.readouterr().err
     # Validating the configuration still covers the web configuration.

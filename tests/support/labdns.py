@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import ldap3
 

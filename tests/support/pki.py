@@ -38,7 +38,7 @@ class TestCA:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self._key = _key()
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         self._name = subject
         self._cert = (
@@ -67,7 +67,7 @@ class TestCA:
         expired: bool = False,
     ) -> Issued:
         key = _key()
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         if expired:
             before, after = now - dt.timedelta(days=30), now - dt.timedelta(days=1)
         else:
