@@ -152,7 +152,9 @@ def _sockaddr(data: bytes, i: int) -> tuple[str, int]:
     return str(ipaddress.IPv4Address(address)), i + 1 + size
 
 
-def decode_sam_logon_response_ex(value: bytes, nt_version: int = NETLOGON_NT_VERSION_5EX) -> SamLogonResponseEx:
+def decode_sam_logon_response_ex(
+    value: bytes | bytearray | memoryview, nt_version: int = NETLOGON_NT_VERSION_5EX
+) -> SamLogonResponseEx:
     """Decode one Netlogon value; ``nt_version`` is the NtVer the request carried.
 
     Bytes after Lm20Token are ignored: the optional fields grew with NtVer before, and a
