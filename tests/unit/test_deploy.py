@@ -134,7 +134,10 @@ def test_kubernetes_example(tmp_path: Path) -> None:
         target = tmp_path / name.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
-    rebase = lambda text: text.replace("/etc/ad-health-exporter/", f"{tmp_path}/etc/ad-health-exporter/")  # noqa: E731
+
+    def rebase(text: str) -> str:
+        return text.replace("/etc/ad-health-exporter/", f"{tmp_path}/etc/ad-health-exporter/")
+
     cfg = config.parse(yaml.safe_load(rebase(files[args.config_file])), CHECKS, base=tmp_path)
     assert cfg.domains[0].bind.password is not None
     web = web_settings.parse(yaml.safe_load(rebase(files[args.web_config_file])), base=tmp_path)
